@@ -1,0 +1,53 @@
+"""The point-in-time feature table: what the offline snapshot and the online store hold."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from features.formulas import FEATURE_NAMES, FIRST_SEEN, TARGET, TARGET_AGG, with_features
+from features.schema import ENTITY, INGEST_SEQ, VALID_FROM
+
+SNAPSHOT_COLUMNS = (ENTITY, *FEATURE_NAMES, FIRST_SEEN, TARGET)
+
+
+def history_start(reservations: pl.LazyFrame, as_of: dt.datetime) -> dt.datetime | None:
+    """The first reservation known before `as_of`: when the data's history begins."""
+    before = reservations.filter(pl.col("created_at") < as_of)
+    return before.select(pl.col("created_at").min()).collect().item()
+
+
+def feature_table(
+    vehicles: pl.LazyFrame, reservations: pl.LazyFrame, as_of: dt.datetime, new_listing_days: int
+) -> pl.LazyFrame:
+    """Features, first-seen time and label of every vehicle known at `as_of`.
+
+    Only data known before `as_of` counts, so an old snapshot can be rebuilt exactly. A vehicle
+    first seen less than `new_listing_days` before `as_of` has a null label: too new to have a
+    full observation window, it is kept for online lookups but not for training.
+    """
+    start = history_start(reservations, as_of)
+    known = vehicles.filter(pl.col(VALID_FROM).is_null() | (pl.col(VALID_FROM) <= as_of))
+    latest = known.sort(INGEST_SEQ).unique(ENTITY, keep="last")
+    # Null VALID_FROM means "present since the history began" (the store's first load).
+    listed = known.group_by(ENTITY).agg(
+        pl.col(VALID_FROM).fill_null(pl.lit(start, pl.Datetime("us"))).min().alias("_listed")
+    )
+    bookings = (
+        reservations.filter(pl.col("created_at") < as_of)
+        .group_by(ENTITY)
+        .agg(TARGET_AGG, pl.col("created_at").min().alias("_first_booking"))
+    )
+    first_seen = pl.min_horizontal("_listed", "_first_booking")
+    cutoff = as_of - dt.timedelta(days=new_listing_days)
+    label = pl.when(pl.col(FIRST_SEEN) <= cutoff).then(pl.col(TARGET).fill_null(0))
+    return (
+        with_features(latest)
+        .join(listed, on=ENTITY, how="left")
+        .join(bookings, on=ENTITY, how="left")
+        .with_columns(first_seen.alias(FIRST_SEEN))
+        .with_columns(label.alias(TARGET))
+        .select(SNAPSHOT_COLUMNS)
+        .sort(ENTITY)
+    )

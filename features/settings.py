@@ -1,0 +1,82 @@
+"""The one settings class: every path, URI and name fleetcast uses, read from the environment."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """fleetcast settings; each field is read from `FLEETCAST_<NAME>` (see the README's table)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEETCAST_", frozen=True, extra="ignore")
+
+    home: Path = Field(
+        PROJECT_ROOT / ".fleetcast",
+        description="Folder of all local state: raw store, snapshots, Redis data, Prefect home.",
+    )
+    data_dir: Path = Field(
+        PROJECT_ROOT / "data", description="Folder of the shipped CSVs that ingest reads."
+    )
+    redis_url: str | None = Field(
+        None,
+        validation_alias="REDIS_URL",
+        description="Redis to use; unset starts an embedded redis-server under `home`.",
+    )
+    redis_key_prefix: str = Field("fleetcast", description="Prefix of every Redis key we write.")
+    new_listing_days: int = Field(
+        30,
+        ge=0,
+        description="A vehicle first seen fewer days than this before `as_of` gets no label.",
+    )
+    online_write_batch: int = Field(
+        50_000, gt=0, description="Vehicles per Redis command when materializing."
+    )
+    snapshots_kept_online: int = Field(
+        2, ge=1, description="Online snapshots kept in Redis (current + previous for readers)."
+    )
+
+    @cached_property
+    def landing_dir(self) -> Path:
+        """Drop CSVs here for the next ingest to pick up."""
+        return self.home / "landing"
+
+    @cached_property
+    def raw_dir(self) -> Path:
+        """The validated raw store (Parquet parts + manifest)."""
+        return self.home / "raw"
+
+    @cached_property
+    def quarantine_dir(self) -> Path:
+        """Rejected rows, one file per ingested source file, with the rule each broke."""
+        return self.home / "quarantine"
+
+    @cached_property
+    def offline_dir(self) -> Path:
+        """Offline feature snapshots and the pointer to the latest."""
+        return self.home / "offline"
+
+    @cached_property
+    def redis_dir(self) -> Path:
+        """Data, log and address file of the embedded Redis server."""
+        return self.home / "redis"
+
+    @cached_property
+    def prefect_home(self) -> Path:
+        """PREFECT_HOME for local runs (its SQLite database and logs)."""
+        return self.home / "prefect"
+
+    @cached_property
+    def reports_dir(self) -> Path:
+        """Generated reports (drift and others)."""
+        return self.home / "reports"
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment now (never at import)."""
+    return Settings()

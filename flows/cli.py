@@ -1,0 +1,153 @@
+"""The `fleetcast` command line.
+
+Flow modules are imported inside commands, after `use_prefect_server` has pointed Prefect at a
+real server: Prefect reads its settings when it is first imported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from features.offline import SnapshotNotFoundError
+from features.prefect_server import stop_local, use_prefect_server
+from features.settings import get_settings
+from flows.raw_store import EmptyStoreError
+from flows.sources import SourceError
+
+app = typer.Typer(
+    help="fleetcast: forecast reservations per car-sharing listing.", no_args_is_help=True
+)
+redis_app = typer.Typer(
+    help="The embedded Redis (used when REDIS_URL is unset).", no_args_is_help=True
+)
+server_app = typer.Typer(
+    help="The local Prefect server (used when PREFECT_API_URL is unset).", no_args_is_help=True
+)
+app.add_typer(redis_app, name="redis")
+app.add_typer(server_app, name="server")
+
+# Errors a user can fix: printed as one line. Anything else is a bug and keeps its traceback.
+USER_ERRORS = (SourceError, EmptyStoreError, SnapshotNotFoundError, ValidationError)
+T = TypeVar("T")
+AsOf = Annotated[
+    dt.datetime | None, typer.Option(help="Only data before this instant counts [default: now]")
+]
+
+
+def _prefect() -> str:
+    """Connect this process to a real Prefect server (starting the local one if needed)."""
+    return use_prefect_server(get_settings())
+
+
+def _run(flow_call: Callable[[], T]) -> T:
+    """Run a flow; a user error becomes one line on stderr and exit code 1."""
+    try:
+        return flow_call()
+    except USER_ERRORS as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def generate(
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the CSVs [default: data dir]")
+    ] = None,
+    vehicles: Annotated[int, typer.Option(min=1, help="Number of vehicles")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 42,
+    year: Annotated[int, typer.Option(min=1970, max=2100, help="Year of the reservations")] = 2023,
+    per_vehicle: Annotated[
+        float | None, typer.Option(min=0.1, help="Mean reservations per vehicle [default: ~6.4]")
+    ] = None,
+) -> None:
+    """Write seeded synthetic vehicles.csv and reservations.csv in the raw schema."""
+    from flows.generate import generate as run_generate
+
+    out_dir = out or get_settings().data_dir
+    summary = run_generate(
+        out_dir, n_vehicles=vehicles, seed=seed, year=year, reservations_per_vehicle=per_vehicle
+    )
+    typer.echo(summary)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="CSV files [default: shipped + landing folder]")
+    ] = None,
+) -> None:
+    """Validate CSVs into the raw store, quarantining bad rows."""
+    _prefect()
+    from flows.ingest import ingest_flow
+
+    report = _run(lambda: ingest_flow(paths=[str(p) for p in paths] if paths else None))
+    typer.echo("\n".join(report.lines()))
+
+
+@app.command()
+def features(as_of: AsOf = None) -> None:
+    """Build the feature snapshot offline (Parquet) and online (Redis)."""
+    _prefect()
+    from flows.feature_build import feature_build_flow
+
+    meta = _run(lambda: feature_build_flow(as_of=as_of))
+    typer.echo(f"snapshot {meta.snapshot_id}: {meta.vehicles} vehicles, {meta.labeled} labeled")
+
+
+@app.command()
+def pipeline(as_of: AsOf = None) -> None:
+    """The main job: ingest, then features."""
+    api_url = _prefect()
+    from flows.pipeline import pipeline_flow
+
+    meta = _run(lambda: pipeline_flow(as_of=as_of))
+    typer.echo(f"\nsnapshot {meta.snapshot_id}: {meta.vehicles} vehicles, {meta.labeled} labeled")
+    typer.echo(f"state folder: {get_settings().home}")
+    typer.echo(f"Prefect UI (runs, artifacts, events): {api_url.removesuffix('/api')}")
+
+
+@server_app.command("start")
+def server_start() -> None:
+    """Start the local Prefect server (with its UI) and leave it running."""
+    typer.echo(f"Prefect API: {_prefect()}")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the local Prefect server."""
+    stopped = stop_local(get_settings())
+    typer.echo("stopped the local Prefect server" if stopped else "no local Prefect server running")
+
+
+@redis_app.command("start")
+def redis_start() -> None:
+    """Start the embedded Redis and leave it running (flows then reuse it)."""
+    from features.redis_server import running_embedded_url, start_embedded
+
+    settings = get_settings()
+    typer.echo(running_embedded_url(settings) or start_embedded(settings)[0])
+
+
+@redis_app.command("stop")
+def redis_stop() -> None:
+    """Save and stop the embedded Redis."""
+    from features.redis_server import running_embedded_url, stop_embedded
+
+    settings = get_settings()
+    url = running_embedded_url(settings)
+    if url is None:
+        typer.echo("embedded redis is not running")
+        return
+    stop_embedded(settings, url, None)
+    typer.echo(f"stopped {url}")
+
+
+if __name__ == "__main__":
+    sys.exit(app())

@@ -1,0 +1,154 @@
+"""The validated raw store: Parquet parts listed by one manifest that is replaced atomically.
+
+A part file is invisible until the manifest names it, so a crash at any point leaves the last
+committed store intact; unreferenced parts are removed by the next writer. One writer at a time
+(a file lock); readers never lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+from features.atomic import write_text_atomic
+from features.schema import INGEST_SEQ, VALID_FROM, ReservationRecord, VehicleRecord, polars_schema
+from features.settings import Settings
+
+
+class StagedLike(Protocol):
+    """What a commit needs of a staged file (see `flows.staging.StagedFile`)."""
+
+    source: Any
+    report: Any
+    part: str | None
+    latest_created_at: dt.datetime | None
+
+
+RECORDS = {"vehicles": VehicleRecord, "reservations": ReservationRecord}
+KINDS = tuple(RECORDS)
+
+
+def store_schema(kind: str) -> dict[str, pl.DataType]:
+    """Columns of a stored kind: the contract's, plus lineage for vehicles."""
+    schema = polars_schema(RECORDS[kind])
+    if kind == "vehicles":
+        schema |= {VALID_FROM: pl.Datetime("us"), INGEST_SEQ: pl.Int64()}
+    return schema
+
+
+class EmptyStoreError(RuntimeError):
+    """The raw store has nothing to build from yet."""
+
+
+@dataclass
+class SourceRecord:
+    """What the store remembers of an ingested file (keyed by the file's content hash)."""
+
+    name: str
+    kind: str
+    rows: int
+    accepted: int
+    updated: int
+    quarantined: int
+    duplicates: int
+    ingested_at: str
+
+
+@dataclass
+class Manifest:
+    """The committed state of the raw store."""
+
+    version: int = 0
+    parts: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    sources: dict[str, SourceRecord] = field(default_factory=dict)
+    clock: str | None = None  # latest created_at committed: the data's own "now"
+
+    @property
+    def clock_time(self) -> dt.datetime | None:
+        return dt.datetime.fromisoformat(self.clock) if self.clock else None
+
+
+def _manifest_path(settings: Settings) -> Path:
+    return settings.raw_dir / "manifest.json"
+
+
+def load_manifest(settings: Settings) -> Manifest:
+    """The last committed manifest (an empty store if none)."""
+    path = _manifest_path(settings)
+    if not path.exists():
+        return Manifest()
+    data = json.loads(path.read_text())
+    sources = {h: SourceRecord(**s) for h, s in data.pop("sources").items()}
+    return Manifest(**data, sources=sources)
+
+
+def commit(settings: Settings, manifest: Manifest) -> None:
+    """Make `manifest` the store's state in one atomic rename."""
+    write_text_atomic(_manifest_path(settings), json.dumps(asdict(manifest), indent=1))
+
+
+def with_staged(manifest: Manifest, staged: Sequence[StagedLike]) -> Manifest:
+    """The manifest after publishing `staged` files (unchanged if none was new)."""
+    fresh = [s for s in staged if s.report.outcome == "ingested"]
+    if not fresh:
+        return manifest
+    parts = {kind: list(paths) for kind, paths in manifest.parts.items()}
+    sources = dict(manifest.sources)
+    clock = manifest.clock_time
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    for item in fresh:
+        if item.part:
+            parts[item.source.kind].append(item.part)
+        if item.latest_created_at is not None:
+            clock = max(clock or item.latest_created_at, item.latest_created_at)
+        r = item.report
+        sources[item.source.sha256] = SourceRecord(
+            r.name, r.kind, r.rows, r.accepted, r.updated, r.quarantined, r.duplicates, now
+        )
+    return Manifest(manifest.version + 1, parts, sources, clock.isoformat() if clock else None)
+
+
+def new_part_path(settings: Settings, kind: str, version: int) -> Path:
+    """A fresh, never-referenced part file for `kind`."""
+    folder = settings.raw_dir / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"part-{version:06d}-{uuid.uuid4().hex[:8]}.parquet"
+
+
+def scan(settings: Settings, kind: str, parts: Sequence[str] | None = None) -> pl.LazyFrame:
+    """Lazy view of a kind's rows in the committed store (or of the given part files)."""
+    if parts is None:
+        parts = load_manifest(settings).parts[kind]
+    if not parts:
+        return pl.LazyFrame(schema=store_schema(kind))
+    return pl.scan_parquet([settings.raw_dir / p for p in parts], schema=store_schema(kind))
+
+
+def remove_orphans(settings: Settings, manifest: Manifest) -> int:
+    """Delete part files a crashed writer left behind; the caller must hold the write lock."""
+    referenced = {settings.raw_dir / p for parts in manifest.parts.values() for p in parts}
+    removed = 0
+    for kind in KINDS:
+        for path in (settings.raw_dir / kind).glob("*.parquet"):
+            if path not in referenced:
+                path.unlink()
+                removed += 1
+    return removed
+
+
+@contextmanager
+def write_lock(settings: Settings) -> Iterator[None]:
+    """Exclusive right to change the raw store, across processes."""
+    settings.raw_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.raw_dir / "write.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -1,0 +1,81 @@
+"""Real parts for the tests: one Prefect server and one Redis server for the session.
+
+Prefect reads PREFECT_API_URL when first imported, which happens while test modules are
+collected, so the URL (on a free port) is fixed in `pytest_configure` and the server itself is
+started by the first test that needs it. Each test gets its own state folder and Redis key
+prefix, so tests cannot see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from features.prefect_server import start_local, stop_local
+from features.redis_server import free_port, start_embedded, stop_embedded
+from features.settings import Settings
+
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="fleetcast-tests-"))
+_PREFECT_PORT = free_port()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["PREFECT_HOME"] = str(_SESSION_HOME / "prefect")
+    os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{_PREFECT_PORT}/api"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+@pytest.fixture(scope="session")
+def session_settings() -> Settings:
+    return Settings(home=_SESSION_HOME)
+
+
+@pytest.fixture(scope="session")
+def prefect_server(session_settings: Settings) -> Iterator[str]:
+    """A real local Prefect server for the whole session."""
+    api_url = start_local(session_settings, port=_PREFECT_PORT)
+    yield api_url
+    # Deliver pending logs and events while the server is still up; otherwise Prefect's
+    # workers retry against a dead server when the interpreter exits.
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
+    stop_local(session_settings)
+
+
+@pytest.fixture(scope="session")
+def redis_url(session_settings: Settings) -> Iterator[str]:
+    """A real redis-server process for the whole session."""
+    url, process = start_embedded(session_settings)
+    yield url
+    stop_embedded(session_settings, url, process)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh FLEETCAST_HOME (and data folder) for this test, seen by every get_settings()."""
+    monkeypatch.setenv("FLEETCAST_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FLEETCAST_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def settings(home: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings of a test that uses the session's Redis under its own key prefix."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("FLEETCAST_REDIS_KEY_PREFIX", f"test-{uuid.uuid4().hex[:8]}")
+    return Settings()
+
+
+@pytest.fixture
+def flow_settings(settings: Settings, prefect_server: str) -> Settings:
+    """Settings of a test that runs real Prefect flows."""
+    return settings
