@@ -14,7 +14,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     """fleetcast settings; each field is read from `FLEETCAST_<NAME>` (see the README's table)."""
 
-    model_config = SettingsConfigDict(env_prefix="FLEETCAST_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="FLEETCAST_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
     home: Path = Field(
         PROJECT_ROOT / ".fleetcast",

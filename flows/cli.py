@@ -64,7 +64,10 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed")] = 42,
     year: Annotated[int, typer.Option(min=1970, max=2100, help="Year of the reservations")] = 2023,
     per_vehicle: Annotated[
-        float | None, typer.Option(min=0.1, help="Mean reservations per vehicle [default: ~6.4]")
+        float | None,
+        typer.Option(
+            min=0.1, help="Mean reservations per vehicle [default: calibrated to the shipped data]"
+        ),
     ] = None,
 ) -> None:
     """Write seeded synthetic vehicles.csv and reservations.csv in the raw schema."""

@@ -28,6 +28,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PREFECT_HOME"] = str(_SESSION_HOME / "prefect")
     os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{_PREFECT_PORT}/api"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The server writes events in batches every 5 s by default; tests read them back sooner.
+    os.environ.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL", "0.5")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,12 @@
+"""The README documents every setting (a new setting without docs fails here)."""
+
+from __future__ import annotations
+
+from features.settings import PROJECT_ROOT, Settings
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for name, field in Settings.model_fields.items():
+        variable = field.validation_alias or f"FLEETCAST_{name.upper()}"
+        assert f"`{variable}`" in readme, f"README's settings table lacks {variable}"
