@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from features.settings import Settings, get_settings
 from flows import raw_store
 from flows.sources import Source, inspect_sources, resolve_paths
-from flows.staging import FileReport, IngestReport, StagedFile, stage_file
+from flows.staging import FileReport, IngestReport, StagedFile, stage_file, with_staged
 
 
 @task(cache_policy=NO_CACHE)
@@ -33,7 +33,7 @@ def commit_ingest(
     settings: Settings, manifest: raw_store.Manifest, staged: list[StagedFile]
 ) -> IngestReport:
     """Publish the staged parts in one manifest swap, then file quarantines and landed CSVs."""
-    new_manifest = raw_store.with_staged(manifest, staged)
+    new_manifest = with_staged(manifest, staged)
     if new_manifest.version != manifest.version:
         raw_store.commit(settings, new_manifest)
     for item in staged:

@@ -15,23 +15,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
 import polars as pl
 
 from features.atomic import write_text_atomic
 from features.schema import INGEST_SEQ, VALID_FROM, ReservationRecord, VehicleRecord, polars_schema
 from features.settings import Settings
-
-
-class StagedLike(Protocol):
-    """What a commit needs of a staged file (see `flows.staging.StagedFile`)."""
-
-    source: Any
-    report: Any
-    part: str | None
-    latest_created_at: dt.datetime | None
-
 
 RECORDS = {"vehicles": VehicleRecord, "reservations": ReservationRecord}
 KINDS = tuple(RECORDS)
@@ -94,27 +83,6 @@ def load_manifest(settings: Settings) -> Manifest:
 def commit(settings: Settings, manifest: Manifest) -> None:
     """Make `manifest` the store's state in one atomic rename."""
     write_text_atomic(_manifest_path(settings), json.dumps(asdict(manifest), indent=1))
-
-
-def with_staged(manifest: Manifest, staged: Sequence[StagedLike]) -> Manifest:
-    """The manifest after publishing `staged` files (unchanged if none was new)."""
-    fresh = [s for s in staged if s.report.outcome == "ingested"]
-    if not fresh:
-        return manifest
-    parts = {kind: list(paths) for kind, paths in manifest.parts.items()}
-    sources = dict(manifest.sources)
-    clock = manifest.clock_time
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    for item in fresh:
-        if item.part:
-            parts[item.source.kind].append(item.part)
-        if item.latest_created_at is not None:
-            clock = max(clock or item.latest_created_at, item.latest_created_at)
-        r = item.report
-        sources[item.source.sha256] = SourceRecord(
-            r.name, r.kind, r.rows, r.accepted, r.updated, r.quarantined, r.duplicates, now
-        )
-    return Manifest(manifest.version + 1, parts, sources, clock.isoformat() if clock else None)
 
 
 def new_part_path(settings: Settings, kind: str, version: int) -> Path:

@@ -221,3 +221,26 @@ def stage_file(
         )
     classified_path.unlink()
     return item
+
+
+def with_staged(manifest: raw_store.Manifest, staged: list[StagedFile]) -> raw_store.Manifest:
+    """The manifest after publishing `staged` files (unchanged if none was new)."""
+    fresh = [s for s in staged if s.report.outcome == "ingested"]
+    if not fresh:
+        return manifest
+    parts = {kind: list(paths) for kind, paths in manifest.parts.items()}
+    sources = dict(manifest.sources)
+    clock = manifest.clock_time
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    for item in fresh:
+        if item.part:
+            parts[item.source.kind].append(item.part)
+        if item.latest_created_at is not None:
+            clock = max(clock or item.latest_created_at, item.latest_created_at)
+        r = item.report
+        sources[item.source.sha256] = raw_store.SourceRecord(
+            r.name, r.kind, r.rows, r.accepted, r.updated, r.quarantined, r.duplicates, now
+        )
+    return raw_store.Manifest(
+        manifest.version + 1, parts, sources, clock.isoformat() if clock else None
+    )
