@@ -42,7 +42,8 @@ def resolve_paths(settings: Settings, paths: list[str] | None) -> list[Path]:
 
 def read_header(path: Path) -> tuple[str, ...]:
     """The column names on a CSV file's first line."""
-    with open(path, newline="", encoding="utf-8") as handle:
+    # utf-8-sig: spreadsheet exports often start with a byte-order mark.
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         try:
             return tuple(name.strip() for name in next(csv.reader(handle)))
         except StopIteration:

@@ -164,6 +164,7 @@ ingest_flow(paths=[sys.argv[1]])
 """
 
 
+@pytest.mark.slow
 def test_killed_ingest_leaves_the_previous_store_intact(base: Settings) -> None:
     before = _snapshot_of_store(base)
     more = write_reservations(base.home / "more.csv", [reservation(3, "2023-07-07 07:07:07")])
@@ -187,3 +188,18 @@ def test_killed_ingest_leaves_the_previous_store_intact(base: Settings) -> None:
 def test_missing_path_is_refused_by_name(flow_settings: Settings) -> None:
     with pytest.raises(SourceError, match=r"paths\[0\]: .*nope.csv does not exist"):
         ingest_flow(paths=[str(flow_settings.home / "nope.csv")])
+
+
+def test_spreadsheet_export_with_bom_and_crlf_is_read(flow_settings: Settings) -> None:
+    flow_settings.home.mkdir(parents=True, exist_ok=True)
+    clean = write_vehicles(
+        flow_settings.home / "clean.csv", [vehicle(1), vehicle(2, description=40)]
+    )
+    exported = flow_settings.home / "export.csv"
+    exported.write_bytes(b"\xef\xbb\xbf" + clean.read_bytes().replace(b"\n", b"\r\n"))
+    report = ingest_flow(paths=[str(exported)])
+    assert (report.total("accepted"), report.total("quarantined")) == (2, 0)
+    assert _store_rows(flow_settings, "vehicles").sort("vehicle_id")["description"].to_list() == [
+        300,
+        40,
+    ]
