@@ -18,7 +18,8 @@ SCHEMA_VERSION = 1
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 ENTITY = "vehicle_id"
 # Lineage columns the raw store adds to vehicles: when a version became known (on the data's
-# own clock; null = present since history began) and which ingest wrote it.
+# own clock; null = present since history began) and the sequence number of the file that
+# brought it (files are numbered in ingest order), which orders versions with equal times.
 VALID_FROM = "valid_from"
 INGEST_SEQ = "ingest_seq"
 

@@ -25,7 +25,7 @@ def stage(
     settings: Settings, source: Source, manifest: raw_store.Manifest, staged: list[StagedFile]
 ) -> StagedFile:
     """Validate one file against the store (plus files staged earlier in this run)."""
-    return stage_file(settings, source, manifest, staged, manifest.version + 1)
+    return stage_file(settings, source, manifest, staged)
 
 
 @task(cache_policy=NO_CACHE)

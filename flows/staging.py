@@ -136,7 +136,7 @@ def _classify(
 
 
 def _stored_rows(
-    source: Source, classified: pl.LazyFrame, clock: dt.datetime | None, version: int
+    source: Source, classified: pl.LazyFrame, clock: dt.datetime | None, seq: int
 ) -> pl.LazyFrame:
     rows = classified.filter(pl.col(STATUS).is_in(STORED)).select(
         columns(raw_store.RECORDS[source.kind])
@@ -144,7 +144,7 @@ def _stored_rows(
     if source.kind == "vehicles":
         rows = rows.with_columns(
             pl.lit(clock, dtype=pl.Datetime("us")).alias(VALID_FROM),
-            pl.lit(version, dtype=pl.Int64).alias(INGEST_SEQ),
+            pl.lit(seq, dtype=pl.Int64).alias(INGEST_SEQ),
         )
     return rows
 
@@ -180,12 +180,13 @@ def _fsync(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def _next_seq(manifest: raw_store.Manifest, staged: list[StagedFile]) -> int:
+    """Files ingested so far, plus one: orders vehicle versions, within a run too."""
+    return len(manifest.sources) + sum(s.report.outcome == "ingested" for s in staged) + 1
+
+
 def stage_file(
-    settings: Settings,
-    source: Source,
-    manifest: raw_store.Manifest,
-    staged: list[StagedFile],
-    version: int,
+    settings: Settings, source: Source, manifest: raw_store.Manifest, staged: list[StagedFile]
 ) -> StagedFile:
     """Classify a file's rows; write accepted rows to a new part and rejects to a pending file."""
     known = _already_ingested(source, manifest, staged)
@@ -204,8 +205,10 @@ def stage_file(
     )  # fmt: skip
     item = StagedFile(source=source, report=report)
     if report.accepted + report.updated:
-        part = raw_store.new_part_path(settings, source.kind, version)
-        _stored_rows(source, classified, manifest.clock_time, version).sink_parquet(part)
+        seq = _next_seq(manifest, staged)
+        part = raw_store.new_part_path(settings, source.kind, seq)
+        rows = _stored_rows(source, classified, manifest.clock_time, seq)
+        rows.sink_parquet(part, compression="lz4")  # reads ~2x faster than zstd here
         _fsync(part)
         item.part = str(part.relative_to(settings.raw_dir))
         if source.kind == "reservations":

@@ -203,3 +203,14 @@ def test_spreadsheet_export_with_bom_and_crlf_is_read(flow_settings: Settings) -
         300,
         40,
     ]
+
+
+def test_two_versions_in_one_run_keep_their_file_order(flow_settings: Settings) -> None:
+    flow_settings.home.mkdir(parents=True, exist_ok=True)
+    first = write_vehicles(flow_settings.home / "a.csv", [vehicle(1, actual_price=50.0)])
+    second = write_vehicles(flow_settings.home / "b.csv", [vehicle(1, actual_price=80.0)])
+    report = ingest_flow(paths=[str(first), str(second)])
+    assert [(f.accepted, f.updated) for f in report.files] == [(1, 0), (0, 1)]
+    versions = _store_rows(flow_settings, "vehicles").sort("ingest_seq")
+    assert versions["ingest_seq"].n_unique() == 2
+    assert versions["actual_price"].to_list() == [50.0, 80.0]
