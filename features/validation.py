@@ -10,6 +10,7 @@ import polars.selectors as cs
 
 from features.schema import (
     ENTITY,
+    TIMESTAMP_FORMAT,
     UNIQUE_VEHICLE_RULE,
     UNKNOWN_VEHICLE_RULE,
     RawRecord,
@@ -63,9 +64,22 @@ def _status(lf: pl.LazyFrame, status: str | pl.Expr, rule: str | None = None) ->
     return lf.with_columns(status_expr.alias(STATUS), rule_expr.alias(RULE))
 
 
+def _valid(checked: pl.LazyFrame) -> pl.LazyFrame:
+    """Rows that pass every row rule, without their raw text (see `as_text`): on 20M rows
+    the text copies would double the memory of the steps that cannot stream."""
+    return checked.filter(pl.col(RULE).is_null()).drop(cs.starts_with(RAW_PREFIX))
+
+
+def as_text(name: str) -> pl.Expr:
+    """A column's original text, rebuilt from the parsed value where the row kept none."""
+    value = pl.col(name)
+    rebuilt = value.dt.strftime(TIMESTAMP_FORMAT) if name == "created_at" else value.cast(pl.String)
+    return pl.coalesce(pl.col(RAW_PREFIX + name), rebuilt).alias(name)
+
+
 def classify_vehicles(checked: pl.LazyFrame, stored_latest: pl.LazyFrame) -> pl.LazyFrame:
     """Status of each vehicle row against the file itself and the latest stored versions."""
-    valid = checked.filter(pl.col(RULE).is_null())
+    valid = _valid(checked)
     conflicting = (
         valid.group_by(ENTITY)
         .agg(pl.struct(_VEHICLE_ATTRS).n_unique().alias("_variants"))
@@ -98,14 +112,15 @@ def classify_reservations(
     checked: pl.LazyFrame, known_vehicles: pl.LazyFrame, stored: pl.LazyFrame
 ) -> pl.LazyFrame:
     """Status of each reservation row: unknown vehicle, duplicate (in file or store), accepted."""
-    valid = checked.filter(pl.col(RULE).is_null())
+    valid = _valid(checked)
     known = known_vehicles.select(ENTITY).unique().with_columns(pl.lit(True).alias("_known"))
     seen = stored.select(_RESERVATION_KEY).unique().with_columns(pl.lit(True).alias("_stored"))
+    # First occurrence in file order, decided on the scan's own order: no sort of every row.
+    first = pl.struct(_RESERVATION_KEY).is_first_distinct().alias("_first")
     marked = (
-        valid.join(known, on=ENTITY, how="left")
+        valid.with_columns(first)
+        .join(known, on=ENTITY, how="left")
         .join(seen, on=_RESERVATION_KEY, how="left")
-        .sort(ROW)
-        .with_columns(pl.struct(_RESERVATION_KEY).is_first_distinct().alias("_first"))
     )
     status = (
         pl.when(pl.col("_known").is_null())

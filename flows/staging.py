@@ -15,12 +15,12 @@ from features.validation import (
     ACCEPTED,
     DUPLICATE,
     QUARANTINED,
-    RAW_PREFIX,
     ROW,
     RULE,
     STATUS,
     STORED,
     UPDATED,
+    as_text,
     check_rows,
     classify_reservations,
     classify_vehicles,
@@ -153,7 +153,7 @@ def _quarantine_rows(source: Source, classified: pl.LazyFrame) -> pl.LazyFrame:
     names = columns(raw_store.RECORDS[source.kind])
     return classified.filter(pl.col(STATUS) == QUARANTINED).sort(ROW).select(
         pl.lit(str(source.path)).alias(SOURCE_FILE), ROW, RULE,
-        *[pl.col(RAW_PREFIX + c).alias(c) for c in names],
+        *[as_text(c) for c in names],
     )  # fmt: skip
 
 

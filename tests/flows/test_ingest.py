@@ -214,3 +214,10 @@ def test_two_versions_in_one_run_keep_their_file_order(flow_settings: Settings) 
     versions = _store_rows(flow_settings, "vehicles").sort("ingest_seq")
     assert versions["ingest_seq"].n_unique() == 2
     assert versions["actual_price"].to_list() == [50.0, 80.0]
+
+
+def test_rows_quarantined_by_cross_row_rules_keep_their_text(flow_settings: Settings) -> None:
+    _shipped(flow_settings, [vehicle(1)], [reservation(42, "2023-03-04 05:06:07")])
+    (_, reservations) = ingest_flow().files
+    row = pl.read_csv(reservations.quarantine_file, infer_schema=False).row(0, named=True)
+    assert (row["vehicle_id"], row["created_at"]) == ("42", "2023-03-04 05:06:07")
