@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -46,22 +47,41 @@ def running_local_url(settings: Settings) -> str | None:
     return api_url if _healthy(api_url) else None
 
 
-def _server_env(settings: Settings) -> dict[str, str]:
+def _server_env(settings: Settings, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env |= {"PREFECT_HOME": str(settings.prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    return env
+    return env | {
+        "PREFECT_HOME": str(settings.prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+        # Without this the UI calls the default port (4200) whatever port the server is on.
+        "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
+    }
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def start_local(settings: Settings, port: int | None = None) -> str:
-    """Start `prefect server start` on loopback (a free port by default); wait until healthy."""
+    """Start `prefect server start` on loopback; wait until healthy.
+
+    The port is `port`, else `Settings.prefect_port` if free (a stable UI address), else any.
+    """
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
+    if port is None:
+        wanted = settings.prefect_port
+        port = wanted if wanted and _port_is_free(wanted) else free_port()
     prefect = Path(sys.executable).parent / "prefect"
     log = open(settings.prefect_home / "server.log", "ab")  # noqa: SIM115 - the server owns it
     process = subprocess.Popen(
         [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=_server_env(settings), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        env=_server_env(settings, port),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     api_url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + START_TIMEOUT_S
     while not _healthy(api_url):

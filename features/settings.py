@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         validation_alias="REDIS_URL",
         description="Redis to use; unset starts an embedded redis-server under `home`.",
     )
+    prefect_port: int = Field(
+        4200,
+        ge=0,
+        le=65535,
+        description="Port of the local Prefect server and UI (taken → any free port; 0 → any).",
+    )
     redis_key_prefix: str = Field("fleetcast", description="Prefix of every Redis key we write.")
     new_listing_days: int = Field(
         30,
