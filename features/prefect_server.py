@@ -43,8 +43,17 @@ def running_local_url(settings: Settings) -> str | None:
     path = _state_file(settings)
     if not path.exists():
         return None
-    api_url = json.loads(path.read_text())["api_url"]
-    return api_url if _healthy(api_url) else None
+    state = json.loads(path.read_text())
+    # The recorded process must still be ours: its port may since belong to another server.
+    return state["api_url"] if _alive(state["pid"]) and _healthy(state["api_url"]) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _server_env(settings: Settings, port: int) -> dict[str, str]:
