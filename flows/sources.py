@@ -48,6 +48,8 @@ def read_header(path: Path) -> tuple[str, ...]:
             return tuple(name.strip() for name in next(csv.reader(handle)))
         except StopIteration:
             raise SourceError(f"{path}: file is empty (no header line)") from None
+        except UnicodeDecodeError as error:
+            raise SourceError(f"{path}: not UTF-8 text ({error.reason})") from None
 
 
 def kind_of(path: Path, header: tuple[str, ...]) -> str:

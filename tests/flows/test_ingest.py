@@ -221,3 +221,11 @@ def test_rows_quarantined_by_cross_row_rules_keep_their_text(flow_settings: Sett
     (_, reservations) = ingest_flow().files
     row = pl.read_csv(reservations.quarantine_file, infer_schema=False).row(0, named=True)
     assert (row["vehicle_id"], row["created_at"]) == ("42", "2023-03-04 05:06:07")
+
+
+def test_a_file_that_is_not_utf8_text_is_refused_by_name(flow_settings: Settings) -> None:
+    flow_settings.home.mkdir(parents=True, exist_ok=True)
+    binary = flow_settings.home / "export.csv"
+    binary.write_bytes(b"\xff\xfe\x00v\x00e\x00h")
+    with pytest.raises(SourceError, match=r"export.csv: not UTF-8 text"):
+        ingest_flow(paths=[str(binary)])
