@@ -9,3 +9,14 @@ def snapshot_resource(snapshot_id: str) -> dict[str, str]:
         "prefect.resource.id": f"fleetcast.snapshot.{snapshot_id}",
         "prefect.resource.name": snapshot_id,
     }
+
+
+MODEL_PROMOTED = "fleetcast.model.promoted"
+
+
+def model_resource(registered_model: str) -> dict[str, str]:
+    """The Prefect resource a model-registry event names."""
+    return {
+        "prefect.resource.id": f"fleetcast.model.{registered_model}",
+        "prefect.resource.name": registered_model,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,50 @@ class Settings(BaseSettings):
     snapshots_kept_online: int = Field(
         2, ge=1, description="Online snapshots kept in Redis (current + previous for readers)."
     )
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        validation_alias="MLFLOW_TRACKING_URI",
+        description="MLflow tracking and registry store; unset uses SQLite under `home`.",
+    )
+    mlflow_experiment: str = Field("fleetcast", description="MLflow experiment of training runs.")
+    registered_model: str = Field(
+        "fleetcast-reservations", description="Registered model that holds every candidate."
+    )
+    holdout_percent: int = Field(
+        20,
+        ge=1,
+        le=50,
+        description="Share of vehicles (by a stable hash of the id) frozen for promotion only.",
+    )
+    cv_folds: int = Field(5, ge=2, le=20, description="Folds of the repeated K-fold protocol.")
+    cv_repeats: int = Field(2, ge=1, le=10, description="Repeats of the K-fold protocol.")
+    seed: int = Field(42, description="Seed of the folds and of every model family.")
+    selection_metric: Literal["mae", "rmse", "poisson_deviance"] = Field(
+        "mae", description="Metric (lower is better) that picks the family and gates promotion."
+    )
+    promotion_margin: float = Field(
+        0.01,
+        ge=0,
+        lt=1,
+        description="Relative improvement over the champion's holdout score needed to promote.",
+    )
+    train_workers: int = Field(
+        2, ge=1, description="Threads that train model families in parallel (local runner)."
+    )
+    dask_address: str | None = Field(
+        None,
+        description="Dask scheduler (tcp://host:port) for the training fan-out; unset: threads.",
+    )
+
+    @cached_property
+    def tracking_uri(self) -> str:
+        """The MLflow store in use: `MLFLOW_TRACKING_URI`, else SQLite under `home`."""
+        return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @cached_property
+    def mlflow_dir(self) -> Path:
+        """The default MLflow store: its SQLite database and artifact folder."""
+        return self.home / "mlflow"
 
     @cached_property
     def landing_dir(self) -> Path:

@@ -18,6 +18,9 @@ from pydantic import ValidationError
 from features.offline import SnapshotNotFoundError
 from features.prefect_server import stop_local, use_prefect_server
 from features.settings import get_settings
+from flows import model_lines
+from flows.evaluation import NotEnoughDataError
+from flows.families import UnknownFamilyError
 from flows.raw_store import EmptyStoreError
 from flows.sources import SourceError
 
@@ -34,7 +37,10 @@ app.add_typer(redis_app, name="redis")
 app.add_typer(server_app, name="server")
 
 # Errors a user can fix: printed as one line. Anything else is a bug and keeps its traceback.
-USER_ERRORS = (SourceError, EmptyStoreError, SnapshotNotFoundError, ValidationError)
+USER_ERRORS = (
+    SourceError, EmptyStoreError, SnapshotNotFoundError, ValidationError, NotEnoughDataError,
+    UnknownFamilyError,
+)  # fmt: skip
 T = TypeVar("T")
 AsOf = Annotated[
     dt.datetime | None, typer.Option(help="Only data before this instant counts [default: now]")
@@ -104,16 +110,62 @@ def features(as_of: AsOf = None) -> None:
     typer.echo(f"snapshot {meta.snapshot_id}: {meta.vehicles} vehicles, {meta.labeled} labeled")
 
 
+Snapshot = Annotated[
+    str | None, typer.Option("--snapshot", help="Feature snapshot id [default: the latest]")
+]
+
+
+@app.command()
+def train(
+    snapshot: Snapshot = None,
+    family: Annotated[
+        list[str] | None, typer.Option(help="A model family to compare (repeat) [default: all]")
+    ] = None,
+) -> None:
+    """Compare model families by repeated K-fold CV; register the best as `candidate`."""
+    _prefect()
+    from flows.train import train_flow
+
+    result = _run(lambda: train_flow(snapshot_id=snapshot, families=family))
+    typer.echo(model_lines.trained(result))
+
+
+@app.command()
+def promote(
+    version: Annotated[
+        str | None, typer.Option(help="Expected candidate version [default: the alias]")
+    ] = None,
+    snapshot: Snapshot = None,
+) -> None:
+    """Judge the candidate against the champion on the frozen holdout; promote it if it wins."""
+    _prefect()
+    from flows.promote import promote_flow
+
+    result = _run(lambda: promote_flow(candidate_version=version, snapshot_id=snapshot))
+    typer.echo(model_lines.decision(result))
+
+
+@app.command()
+def models() -> None:
+    """The registered model's aliases and the history of champions."""
+    from flows.contenders import champion_history
+
+    settings = get_settings()
+    typer.echo(model_lines.history(settings.registered_model, champion_history(settings)))
+
+
 @app.command()
 def pipeline(as_of: AsOf = None) -> None:
-    """The main job: ingest, then features."""
+    """The main job: ingest, features, train, promote."""
     api_url = _prefect()
     from flows.pipeline import pipeline_flow
 
-    meta = _run(lambda: pipeline_flow(as_of=as_of))
+    result = _run(lambda: pipeline_flow(as_of=as_of))
+    meta = result.snapshot
     typer.echo(f"\nsnapshot {meta.snapshot_id}: {meta.vehicles} vehicles, {meta.labeled} labeled")
-    typer.echo(f"state folder: {get_settings().home}")
-    typer.echo(f"Prefect UI (runs, artifacts, events): {api_url.removesuffix('/api')}")
+    typer.echo(model_lines.trained(result.trained))
+    typer.echo(model_lines.decision(result.promotion))
+    typer.echo(model_lines.where_to_look(get_settings(), api_url))
 
 
 @server_app.command("start")

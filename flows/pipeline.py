@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from prefect import flow
 
 from features.offline import SnapshotMeta
 from flows.feature_build import feature_build_flow
 from flows.ingest import ingest_flow
+from flows.promote import Promotion, promote_flow
+from flows.train import train_flow
+from flows.train_record import TrainResult
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What one run of the main job produced."""
+
+    snapshot: SnapshotMeta
+    trained: TrainResult
+    promotion: Promotion
 
 
 @flow(name="pipeline")
-def pipeline_flow(as_of: dt.datetime | None = None) -> SnapshotMeta:
-    """Ingest the shipped data and the landing folder, then build and materialize features."""
+def pipeline_flow(as_of: dt.datetime | None = None) -> PipelineResult:
+    """Ingest the shipped data and the landing folder, build and materialize features, train
+    the model families on the new snapshot, and judge the new candidate against the champion.
+    """
     ingest_flow()
-    return feature_build_flow(as_of=as_of)
+    snapshot = feature_build_flow(as_of=as_of)
+    trained = train_flow(snapshot_id=snapshot.snapshot_id)
+    promotion = promote_flow(candidate_version=trained.version, snapshot_id=snapshot.snapshot_id)
+    return PipelineResult(snapshot=snapshot, trained=trained, promotion=promotion)

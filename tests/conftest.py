@@ -12,13 +12,15 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from features.prefect_server import start_local, stop_local
 from features.redis_server import free_port, start_embedded, stop_embedded
-from features.settings import Settings
+from features.settings import PROJECT_ROOT, Settings
 
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="fleetcast-tests-"))
 _PREFECT_PORT = free_port()
@@ -81,3 +83,48 @@ def settings(home: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Set
 def flow_settings(settings: Settings, prefect_server: str) -> Settings:
     """Settings of a test that runs real Prefect flows."""
     return settings
+
+
+@dataclass(frozen=True)
+class TrainedStore:
+    """A state folder where the whole pipeline ran once on the shipped data."""
+
+    env: dict[str, str]
+    result: Any  # flows.pipeline.PipelineResult
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            home=Path(self.env["FLEETCAST_HOME"]),
+            registered_model=self.env["FLEETCAST_REGISTERED_MODEL"],
+        )
+
+
+@pytest.fixture(scope="session")
+def trained_store(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, prefect_server: str
+) -> TrainedStore:
+    """Ingest → features → train → promote on the shipped data, once per session (~30 s)."""
+    from flows.pipeline import pipeline_flow
+
+    env = {
+        "FLEETCAST_HOME": str(tmp_path_factory.mktemp("trained") / "home"),
+        "FLEETCAST_DATA_DIR": str(PROJECT_ROOT / "data"),
+        "REDIS_URL": redis_url,
+        "FLEETCAST_REDIS_KEY_PREFIX": "trained",
+        "FLEETCAST_REGISTERED_MODEL": "fleetcast-reservations",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        result = pipeline_flow()
+    return TrainedStore(env=env, result=result)
+
+
+@pytest.fixture
+def model_settings(trained_store: TrainedStore, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The trained store's settings under a registered-model name of this test's own."""
+    for key, value in trained_store.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("FLEETCAST_REGISTERED_MODEL", f"test-{uuid.uuid4().hex[:8]}")
+    return Settings()

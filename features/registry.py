@@ -1,0 +1,52 @@
+"""The model registry contract between the train/promote flows and the service.
+
+The registered model's name is a setting; aliases, artifact paths and tag keys are fixed here.
+"""
+
+from __future__ import annotations
+
+CANDIDATE = "candidate"
+CHAMPION = "champion"
+
+# Where, inside a training run's artifacts, the fast-inference export of its model lives.
+ONNX_ARTIFACT = "onnx/model.onnx"
+ONNX_INPUT = "X"
+
+METRICS = ("mae", "rmse", "poisson_deviance")
+
+
+class Tag:
+    """Keys of the tags set on a registered model version."""
+
+    SNAPSHOT_ID = "fleetcast.snapshot_id"
+    SNAPSHOT_SHA256 = "fleetcast.snapshot_sha256"
+    SNAPSHOT_AS_OF = "fleetcast.snapshot_as_of"
+    GIT_COMMIT = "fleetcast.git_commit"
+    FAMILY = "fleetcast.family"
+    FEATURES = "fleetcast.features"
+    SCHEMA_VERSION = "fleetcast.schema_version"
+    HOLDOUT_PERCENT = "fleetcast.holdout_percent"
+    TRAINED_AT = "fleetcast.trained_at"
+    ONNX = "fleetcast.onnx"  # "ok" or why there is no export
+    ONNX_MAX_ABS_DIFF = "fleetcast.onnx_max_abs_diff"
+    # Written by each promotion decision about this version.
+    DECISION = "fleetcast.decision"  # "promoted" or "rejected"
+    DECISION_REASON = "fleetcast.decision_reason"
+    DECIDED_AT = "fleetcast.decided_at"
+    PROMOTED_AT = "fleetcast.promoted_at"
+    REPLACED_VERSION = "fleetcast.replaced_version"
+
+    @staticmethod
+    def cv(metric: str) -> str:
+        """Mean cross-validated score of the version's family."""
+        return f"fleetcast.cv_{metric}"
+
+    @staticmethod
+    def holdout(metric: str) -> str:
+        """The version's score on the frozen holdout, measured by the promote flow."""
+        return f"fleetcast.holdout_{metric}"
+
+
+def model_uri(name: str, version: str) -> str:
+    """URI of one exact registered version (resolve an alias once, then load by version)."""
+    return f"models:/{name}/{version}"

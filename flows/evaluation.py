@@ -1,0 +1,117 @@
+"""One evaluation protocol for every model family: the frozen holdout, the folds, the metrics."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from sklearn.base import RegressorMixin, clone
+from sklearn.metrics import mean_absolute_error, mean_poisson_deviance, mean_squared_error
+from sklearn.model_selection import RepeatedKFold
+
+from features.formulas import FEATURE_NAMES, TARGET
+from features.registry import METRICS
+from features.schema import ENTITY
+
+# Fibonacci hashing: id * 2^32/phi mod 2^32, scaled to [0, 100). Stable across runs, machines
+# and library versions (unlike Polars' or Python's hash), and it spreads sequential ids evenly.
+_GOLDEN = 2_654_435_769
+_MOD = 2**32
+# Poisson deviance is undefined for a zero prediction; trees can predict exactly 0.
+_MIN_PREDICTION = 1e-6
+
+
+def holdout_bucket(vehicle_id: pl.Expr) -> pl.Expr:
+    """The vehicle's bucket in [0, 100); buckets below `holdout_percent` are the holdout."""
+    mixed = ((vehicle_id.cast(pl.UInt64) % _MOD) * _GOLDEN) % _MOD
+    return (mixed * 100 // _MOD).cast(pl.Int32)
+
+
+def is_holdout(percent: int) -> pl.Expr:
+    """True for the vehicles frozen for promotion decisions: never used to train a model."""
+    return holdout_bucket(pl.col(ENTITY)) < percent
+
+
+class NotEnoughDataError(ValueError):
+    """The snapshot has too few labeled rows for the protocol."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """The labeled rows of a snapshot, divided into training and frozen holdout parts."""
+
+    train: pl.DataFrame
+    holdout: pl.DataFrame
+
+
+def split_labeled(snapshot: pl.DataFrame, holdout_percent: int) -> Split:
+    """Labeled rows only (new listings have no label), divided by the stable id hash."""
+    labeled = snapshot.filter(pl.col(TARGET).is_not_null()).sort(ENTITY)
+    holdout = is_holdout(holdout_percent)
+    return Split(train=labeled.filter(~holdout), holdout=labeled.filter(holdout))
+
+
+def feature_frame(frame: pl.DataFrame) -> pd.DataFrame:
+    """Features in contract order as float64; models keep these names (`feature_names_in_`)."""
+    return frame.select(pl.col(FEATURE_NAMES).cast(pl.Float64)).to_pandas()
+
+
+def target(frame: pl.DataFrame) -> np.ndarray:
+    """The label of a labeled table, as float64."""
+    return frame[TARGET].cast(pl.Float64).to_numpy()
+
+
+def fold_indices(
+    n_rows: int, folds: int, repeats: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Shuffled, repeated K-fold (train, test) index pairs; the same for every family."""
+    splitter = RepeatedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    return list(splitter.split(np.zeros(n_rows)))
+
+
+def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE and mean Poisson deviance (predictions floored just above 0 for the latter)."""
+    values = {
+        "mae": mean_absolute_error(y_true, y_pred),
+        "rmse": float(np.sqrt(mean_squared_error(y_true, y_pred))),
+        "poisson_deviance": mean_poisson_deviance(y_true, np.maximum(y_pred, _MIN_PREDICTION)),
+    }
+    return {name: float(values[name]) for name in METRICS}
+
+
+@dataclass(frozen=True)
+class FamilyScore:
+    """A family's scores on every fold, and its out-of-fold predictions of the first repeat."""
+
+    family: str
+    folds: list[dict[str, float]]
+    out_of_fold: np.ndarray
+    fit_seconds: float
+
+    def mean(self, metric: str) -> float:
+        return float(np.mean([fold[metric] for fold in self.folds]))
+
+    def std(self, metric: str) -> float:
+        return float(np.std([fold[metric] for fold in self.folds]))
+
+
+def cross_validate(
+    model: RegressorMixin,
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+) -> tuple[list[dict[str, float]], np.ndarray, float]:
+    """Fit a clone per fold: each fold's scores, first-repeat out-of-fold predictions, fit time."""
+    scores, out_of_fold, seconds = [], np.full(len(labels), np.nan), 0.0
+    for train_rows, test_rows in folds:
+        started = time.perf_counter()
+        fitted = clone(model).fit(features.iloc[train_rows], labels[train_rows])
+        seconds += time.perf_counter() - started
+        predicted = fitted.predict(features.iloc[test_rows])
+        scores.append(score(labels[test_rows], predicted))
+        if np.isnan(out_of_fold[test_rows]).all():  # first repeat only
+            out_of_fold[test_rows] = predicted
+    return scores, out_of_fold, seconds

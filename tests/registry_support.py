@@ -1,0 +1,59 @@
+"""Registering versions for promotion tests: copies of a trained model with edited lineage,
+or deliberately bad models, all through the real MLflow store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+from sklearn.dummy import DummyRegressor
+
+from features.offline import scan_snapshot
+from features.registry import CANDIDATE, CHAMPION, Tag
+from features.settings import Settings
+from flows import tracking
+from flows.evaluation import feature_frame, split_labeled
+
+
+def trained_version(settings: Settings, source_model: str, version: str) -> Any:
+    """A version of the pipeline's own registered model (the real trained one)."""
+    client, _ = tracking.connect(settings)
+    return client.get_model_version(source_model, version)
+
+
+def lineage_only(tags: dict[str, str]) -> dict[str, str]:
+    """The tags a train run sets, without any promotion decision recorded since."""
+    lineage = {v for k, v in vars(Tag).items() if k.isupper() and not k.startswith("DECI")}
+    lineage -= {Tag.PROMOTED_AT, Tag.REPLACED_VERSION}
+    return {k: v for k, v in tags.items() if k in lineage or k.startswith("fleetcast.cv_")}
+
+
+def register_copy(
+    settings: Settings, source: Any, alias: str = CANDIDATE, **tag_changes: str | None
+) -> str:
+    """Register `source`'s model again under the test's name, with tags edited (None deletes)."""
+    client, _ = tracking.connect(settings)
+    edited = lineage_only(source.tags) | tag_changes
+    tags = {k: v for k, v in edited.items() if v is not None}
+    version = mlflow.register_model(source.source, settings.registered_model, tags=tags).version
+    client.set_registered_model_alias(settings.registered_model, alias, version)
+    return str(version)
+
+
+def register_constant(
+    settings: Settings, source: Any, constant: float, alias: str = CHAMPION
+) -> str:
+    """A model predicting `constant` for every vehicle, with valid lineage copied from `source`."""
+    client, experiment_id = tracking.connect(settings)
+    rows = scan_snapshot(settings).collect()
+    features = feature_frame(split_labeled(rows, settings.holdout_percent).train)
+    model = DummyRegressor(strategy="constant", constant=constant).fit(
+        features, [0] * len(features)
+    )
+    run_id = client.create_run(experiment_id, run_name=f"constant-{constant}").info.run_id
+    uri = tracking.log_model(client, run_id, model, tracking.ModelArtifacts(features, onnx=None))
+    client.set_terminated(run_id)
+    tags = lineage_only(source.tags)
+    version = mlflow.register_model(uri, settings.registered_model, tags=tags).version
+    client.set_registered_model_alias(settings.registered_model, alias, version)
+    return str(version)
