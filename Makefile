@@ -6,7 +6,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --frozen
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench deploy clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -27,6 +27,9 @@ test: lint
 
 bench: setup
 	$(RUN) python -m bench
+
+deploy: setup
+	$(RUN) fleetcast deploy
 
 clean:
 	-$(RUN) fleetcast server stop

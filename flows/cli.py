@@ -168,6 +168,28 @@ def pipeline(as_of: AsOf = None) -> None:
     typer.echo(model_lines.where_to_look(get_settings(), api_url))
 
 
+@app.command()
+def deploy(
+    worker: Annotated[
+        bool, typer.Option(help="Then run a worker for the deployments (Ctrl-C stops it)")
+    ] = True,
+) -> None:
+    """Deploy every flow of prefect.yaml to the Prefect server, then serve them with a worker."""
+    api_url = _prefect()
+    from flows.deploy import DeployError, deploy_all, run_worker
+
+    settings = get_settings()
+    try:
+        names = deploy_all(settings)
+    except DeployError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"deployed {', '.join(names)}; see {api_url.removesuffix('/api')}/deployments")
+    if worker:
+        typer.echo("worker for pool 'fleetcast' running; Ctrl-C stops it")
+        raise typer.Exit(run_worker(settings))
+
+
 @server_app.command("start")
 def server_start() -> None:
     """Start the local Prefect server (with its UI) and leave it running."""

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from flows.evaluation import FamilyScore
 
+_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 # What the logged model needs to load: exact versions, so MLflow need not infer them.
 MODEL_REQUIREMENTS = ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle")
 
@@ -37,8 +39,7 @@ def connect(settings: Settings) -> tuple[MlflowClient, str]:
 
     if settings.mlflow_tracking_uri is None:
         settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
+    _point_mlflow_at(settings.tracking_uri)
     client = mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
     experiment = client.get_experiment_by_name(settings.mlflow_experiment)
     if experiment is not None:
@@ -51,6 +52,24 @@ def connect(settings: Settings) -> tuple[MlflowClient, str]:
         return client, client.create_experiment(settings.mlflow_experiment, location)
     except MlflowException:  # created meanwhile by a concurrent run
         return client, client.get_experiment_by_name(settings.mlflow_experiment).experiment_id
+
+
+def _point_mlflow_at(uri: str) -> None:
+    """Set MLflow's process-wide store for its fluent API, without touching the environment.
+
+    MLflow 3 also exports the URIs to os.environ, where Settings reads MLFLOW_TRACKING_URI:
+    the first store used would then silently stick to every later Settings in this process.
+    """
+    import mlflow
+
+    saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def git_commit() -> str:

@@ -8,20 +8,40 @@ from typer.testing import CliRunner
 
 from features.settings import Settings
 from flows.cli import app
+from flows.generate import generate
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
 
 
-def test_pipeline_builds_both_stores(flow_settings: Settings) -> None:
+def test_pipeline_ends_with_a_champion_and_says_where_to_look(flow_settings: Settings) -> None:
+    generate(flow_settings.data_dir, n_vehicles=150, seed=5)
+    result = runner.invoke(app, ["pipeline", "--as-of", "2024-01-01 00:00:00"])
+    assert result.exit_code == 0, result.output
+    assert "150 vehicles, 150 labeled" in result.output
+    assert "PROMOTED v1: no champion yet" in result.output
+    assert (
+        "Prefect UI" in result.output
+        and "mlflow ui --backend-store-uri sqlite:///" in result.output
+    )
+    history = runner.invoke(app, ["models"])
+    assert history.exit_code == 0 and "\n  v1  " in history.output
+
+
+def test_too_little_data_to_train_is_one_line(flow_settings: Settings) -> None:
     write_vehicles(flow_settings.data_dir / "vehicles.csv", [vehicle(1), vehicle(2)])
     write_reservations(
         flow_settings.data_dir / "reservations.csv", [reservation(1, "2023-01-01 00:00:00")]
     )
     result = runner.invoke(app, ["pipeline", "--as-of", "2024-01-01 00:00:00"])
-    assert result.exit_code == 0, result.output
-    assert "2 vehicles, 2 labeled" in result.output
-    assert "Prefect UI" in result.output
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].endswith("need at least 10 for 5-fold CV")
+
+
+def test_unknown_family_is_one_line(flow_settings: Settings) -> None:
+    result = runner.invoke(app, ["train", "--family", "xgboost"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("error: families: unknown ['xgboost']")
 
 
 def test_bad_header_is_one_line_naming_the_columns(flow_settings: Settings) -> None:
