@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 import redis
+import redis.asyncio
 
 from features.formulas import FEATURE_NAMES
 from features.schema import ENTITY
@@ -76,6 +78,24 @@ return values
 """
 
 
+# Adds or replaces one vehicle in the current snapshot, atomically with reading the pointer.
+_PUT_SCRIPT = """
+local snapshot = redis.call('GET', KEYS[1])
+if not snapshot then return false end
+redis.call('HSET', ARGV[1] .. snapshot, ARGV[2], ARGV[3])
+return snapshot
+"""
+
+Features = dict[str, float]
+
+
+def _parse_read(reply: list[Any], count: int) -> tuple[str | None, list[Features | None]]:
+    snapshot = reply[0].decode() if reply[0] else None
+    if snapshot is None:
+        return None, [None] * count
+    return snapshot, [decode(v) if v is not None else None for v in reply[1:]]
+
+
 class OnlineReader:
     """Reads feature vectors of vehicles from the current online snapshot."""
 
@@ -83,14 +103,36 @@ class OnlineReader:
         self._keys = keys
         self._script = client.register_script(_READ_SCRIPT)
 
-    def read(self, vehicle_ids: Sequence[int]) -> tuple[str | None, list[dict[str, float] | None]]:
+    def read(self, vehicle_ids: Sequence[int]) -> tuple[str | None, list[Features | None]]:
         """(snapshot id, features or None per id); (None, all None) if nothing is materialized."""
         if not vehicle_ids:
             return None, []
         reply = self._script(
             keys=[self._keys.current], args=[self._keys.snapshot_prefix, *vehicle_ids]
         )
-        snapshot = reply[0].decode() if reply[0] else None
-        if snapshot is None:
-            return None, [None] * len(vehicle_ids)
-        return snapshot, [decode(v) if v is not None else None for v in reply[1:]]
+        return _parse_read(reply, len(vehicle_ids))
+
+
+class AsyncOnlineStore:
+    """The online store from asyncio code (the service): the same keys, scripts and encoding."""
+
+    def __init__(self, client: redis.asyncio.Redis, keys: OnlineKeys) -> None:
+        self._keys = keys
+        self._read = client.register_script(_READ_SCRIPT)
+        self._put = client.register_script(_PUT_SCRIPT)
+
+    async def read(self, vehicle_ids: Sequence[int]) -> tuple[str | None, list[Features | None]]:
+        """As `OnlineReader.read`, in one round trip for all ids."""
+        if not vehicle_ids:
+            return None, []
+        reply = await self._read(
+            keys=[self._keys.current], args=[self._keys.snapshot_prefix, *vehicle_ids]
+        )
+        return _parse_read(reply, len(vehicle_ids))
+
+    async def put(self, vehicle_id: int, value: str) -> str | None:
+        """Store one vehicle's encoded features in the current snapshot; its id (None if none)."""
+        reply = await self._put(
+            keys=[self._keys.current], args=[self._keys.snapshot_prefix, vehicle_id, value]
+        )
+        return reply.decode() if reply else None

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +82,19 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(
         None,
         description="Dask scheduler (tcp://host:port) for the training fan-out; unset: threads.",
+    )
+
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token of the service's admin routes; unset disables them."
+    )
+    service_port: int = Field(3000, ge=1, le=65535, description="Port of the BentoML service.")
+    service_workers: int = Field(2, ge=1, le=64, description="BentoML worker processes.")
+    max_batch: int = Field(1000, ge=1, description="Most listings one /predict_batch may carry.")
+    max_request_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body the service reads (else 413)."
+    )
+    reload_poll_seconds: float = Field(
+        30.0, gt=0, description="How often each worker checks the champion alias (safety net)."
     )
 
     @cached_property

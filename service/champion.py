@@ -1,0 +1,159 @@
+"""Loading the champion: resolve the alias once, load that exact version, check it, serve it.
+
+Blocking (MLflow and file I/O): the service calls it in a thread, off the event loop. mlflow is
+imported inside functions: it costs seconds and the service needs it only when (re)loading.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from features.formulas import FEATURE_NAMES, features_of
+from features.offline import SnapshotNotFoundError, scan_snapshot
+from features.registry import CHAMPION, METRICS, ONNX_ARTIFACT, ONNX_INPUT, Tag
+from features.schema import VehicleRecord
+from features.settings import Settings
+
+PARITY_TOLERANCE = 1e-4
+_SMOKE_LISTING = VehicleRecord(
+    vehicle_id=1, technology=1, actual_price=60.0, recommended_price=55.0, num_images=5,
+    street_parked=0, description=300,
+)  # fmt: skip
+
+
+class ChampionError(RuntimeError):
+    """The champion cannot be served (missing, incompatible, or failing its smoke test)."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """One loaded version: how to predict with it and what to say about it. Swapped whole."""
+
+    version: str
+    run_id: str
+    predict: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    backend: str
+    backend_note: str
+    tags: dict[str, str]
+    loaded_at: str
+
+    def holdout(self) -> dict[str, float]:
+        keys = {m: self.tags.get(Tag.holdout(m)) for m in METRICS}
+        return {m: float(v) for m, v in keys.items() if v not in (None, "")}
+
+
+def feature_matrix(records: list[Any]) -> np.ndarray:
+    """Float64 features of validated listings in contract order, by the shared formulas."""
+    return features_of(records).select(FEATURE_NAMES).to_numpy().astype(np.float64)
+
+
+def _client(settings: Settings) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(settings.tracking_uri, settings.tracking_uri)
+
+
+def champion_version(settings: Settings) -> Any:
+    """The model version the `champion` alias points at now."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _client(settings).get_model_version_by_alias(settings.registered_model, CHAMPION)
+    except MlflowException as error:
+        raise ChampionError(f"no {CHAMPION!r} version of {settings.registered_model}") from error
+
+
+def _sklearn_model(settings: Settings, version: Any) -> Any:
+    import mlflow.artifacts
+    import mlflow.sklearn
+
+    source = version.source
+    if source.startswith("models:/"):
+        # A logged model (MLflow 3). Resolved through our client: download_artifacts would
+        # look a models:/ URI up in the process-wide store, not in `tracking_uri`.
+        logged = _client(settings).get_logged_model(source.removeprefix("models:/"))
+        source = logged.artifact_location
+    local = mlflow.artifacts.download_artifacts(source, tracking_uri=settings.tracking_uri)
+    return mlflow.sklearn.load_model(local)
+
+
+def _onnx_session(settings: Settings, run_id: str) -> Any | None:
+    """The run's ONNX export (one intra-op thread), or None if it has none."""
+    import mlflow.artifacts
+    import onnxruntime as ort
+    from mlflow.exceptions import MlflowException
+
+    try:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=ONNX_ARTIFACT, tracking_uri=settings.tracking_uri
+        )
+    except (MlflowException, OSError):
+        return None
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return ort.InferenceSession(
+        Path(path).read_bytes(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def _parity_rows(settings: Settings) -> np.ndarray:
+    """Rows to check the export on: the latest snapshot if this machine has it, else one."""
+    try:
+        rows = scan_snapshot(settings).select(pl.col(FEATURE_NAMES).cast(pl.Float64)).collect()
+        return rows.to_numpy()
+    except SnapshotNotFoundError:
+        return feature_matrix([_SMOKE_LISTING])
+
+
+def _predictor(
+    settings: Settings, version: Any
+) -> tuple[Callable[[np.ndarray], np.ndarray], str, str]:
+    """ONNX when it matches scikit-learn on the parity rows; scikit-learn otherwise."""
+    model = _sklearn_model(settings, version)
+    names = list(FEATURE_NAMES)
+
+    def with_sklearn(x: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict(pd.DataFrame(x, columns=names)), dtype=np.float64)
+
+    session = _onnx_session(settings, version.run_id)
+    if session is None:
+        return with_sklearn, "sklearn", "no ONNX export in the run: serving scikit-learn"
+
+    def with_onnx(x: np.ndarray) -> np.ndarray:
+        (out,) = session.run(None, {ONNX_INPUT: x.astype(np.float32, copy=False)})
+        return out.ravel().astype(np.float64)
+
+    rows = _parity_rows(settings)
+    diff = float(np.max(np.abs(with_onnx(rows) - with_sklearn(rows))))
+    if not diff <= PARITY_TOLERANCE:
+        return with_sklearn, "sklearn", f"ONNX parity failed (max diff {diff:.3g}): scikit-learn"
+    return with_onnx, "onnx", f"ONNX, max |onnx - sklearn| {diff:.2g} on {len(rows)} rows"
+
+
+def load(settings: Settings, version: Any) -> Served:
+    """Load one exact version, check its inputs are the contract's and that it predicts sanely."""
+    expected = ",".join(FEATURE_NAMES)
+    if version.tags.get(Tag.FEATURES) != expected:
+        raise ChampionError(f"v{version.version} was trained on other features than the contract's")
+    predict, backend, note = _predictor(settings, version)
+    smoke = predict(feature_matrix([_SMOKE_LISTING]))
+    if smoke.shape != (1,) or not np.isfinite(smoke).all() or smoke.min() < 0:
+        raise ChampionError(f"v{version.version} failed its smoke test: predicted {smoke!r}")
+    return Served(
+        version=str(version.version), run_id=version.run_id, predict=predict, backend=backend,
+        backend_note=note, tags=dict(version.tags),
+        loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )  # fmt: skip
+
+
+def worker_pid() -> int:
+    return os.getpid()

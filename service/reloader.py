@@ -1,0 +1,114 @@
+"""Keeping a worker on the current champion: Prefect events first, an alias poll as safety net.
+
+Every worker process runs its own Reloader. A reload resolves the alias once, loads and
+smoke-tests the new version off the event loop, then swaps it in with one assignment; a
+failure keeps the old version serving and is reported in /model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import gc
+import logging
+import os
+from dataclasses import dataclass
+
+from features.events import MODEL_PROMOTED, model_resource
+from features.prefect_server import running_local_url
+from features.settings import Settings
+from service.champion import Served, champion_version, load
+from service.schemas import ReloadAttempt
+
+logger = logging.getLogger("fleetcast.service")
+RETRY_SECONDS = 5.0
+
+
+@dataclass
+class Slot:
+    """What the worker serves now. Handlers read `served` once per request."""
+
+    served: Served | None = None
+    last: ReloadAttempt | None = None
+
+
+class Reloader:
+    """Loads the champion into a Slot, one reload at a time."""
+
+    def __init__(self, settings: Settings, slot: Slot) -> None:
+        self._settings = settings
+        self._slot = slot
+        self._lock = asyncio.Lock()
+
+    async def reload(self, trigger: str) -> ReloadAttempt:
+        """Serve the version at `champion` now, if it is not the one served already."""
+        async with self._lock:
+            attempt = await self._attempt(trigger)
+            self._slot.last = attempt
+        if attempt.outcome == "failed":
+            logger.error("reload (%s) failed, still serving %s: %s", trigger,
+                         self._slot.served.version if self._slot.served else "nothing",
+                         attempt.message)  # fmt: skip
+        elif attempt.outcome == "loaded":
+            logger.info("reload (%s): %s", trigger, attempt.message)
+        return attempt
+
+    async def _attempt(self, trigger: str) -> ReloadAttempt:
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        current = self._slot.served
+        try:
+            version = await asyncio.to_thread(champion_version, self._settings)
+            if current is not None and str(version.version) == current.version:
+                same = f"v{current.version} is still the champion"
+                return ReloadAttempt(at=at, trigger=trigger, outcome="unchanged", message=same)
+            served = await asyncio.to_thread(load, self._settings, version)
+        except Exception as error:  # any failure keeps the old model; the reason is reported
+            return ReloadAttempt(at=at, trigger=trigger, outcome="failed",
+                                 message=f"{type(error).__name__}: {error}"[:500])  # fmt: skip
+        self._slot.served = served  # the swap: model and version together, one assignment
+        # Loading leaves long-lived objects; freezing them keeps later full GCs short.
+        gc.collect()
+        gc.freeze()
+        previous = f"v{current.version}" if current else "nothing"
+        return ReloadAttempt(at=at, trigger=trigger, outcome="loaded",
+                             message=f"now serving v{served.version} ({served.backend}), "
+                                     f"was {previous}")  # fmt: skip
+
+    async def poll_forever(self) -> None:
+        """Check the alias every `reload_poll_seconds`: catches events missed while down."""
+        while True:
+            await asyncio.sleep(self._settings.reload_poll_seconds)
+            await self.reload("poll")
+
+    async def listen_forever(self) -> None:
+        """Reload on `fleetcast.model.promoted`, reconnecting to Prefect forever."""
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # server down, network blip: retry, never give up
+                logger.warning("Prefect event stream: %s; retrying in %.0f s", error, RETRY_SECONDS)
+            await asyncio.sleep(RETRY_SECONDS)
+
+    async def _listen(self) -> None:
+        api_url = os.environ.get("PREFECT_API_URL") or running_local_url(self._settings)
+        if api_url is None:
+            raise ConnectionError("no Prefect server (PREFECT_API_URL unset, none running locally)")
+        # Prefect reads its settings when first imported: point it at the server first.
+        os.environ["PREFECT_API_URL"] = api_url
+        from prefect.events.clients import get_events_subscriber
+        from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+        resource = model_resource(self._settings.registered_model)["prefect.resource.id"]
+        promotions = EventFilter(
+            event=EventNameFilter(name=[MODEL_PROMOTED]),
+            resource=EventResourceFilter(id=[resource]),
+        )
+        async with get_events_subscriber(filter=promotions, reconnection_attempts=3) as events:
+            logger.info("listening for %s on %s", MODEL_PROMOTED, api_url)
+            async for event in events:
+                served = self._slot.served
+                # Replays and duplicates are normal: act only on a version not served yet.
+                if served is None or str(event.payload.get("version")) != served.version:
+                    await self.reload("event")

@@ -1,0 +1,104 @@
+"""The service's request and response bodies: one module, derived from the data contract.
+
+A listing's attributes are `VehicleRecord`'s fields without the id, with the same types,
+bounds and descriptions, so the API and ingest can never disagree about a valid listing.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from features.schema import ENTITY, VehicleRecord
+
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+Listing: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "Listing",
+    __config__=_STRICT,
+    __doc__="A listing's raw attributes, as in vehicles.csv without the id.",
+    **{
+        name: (field.annotation, field)
+        for name, field in VehicleRecord.model_fields.items()
+        if name != ENTITY
+    },
+)
+
+
+class VehicleRef(BaseModel):
+    """A vehicle known to the online feature store."""
+
+    model_config = _STRICT
+    vehicle_id: int = Field(gt=0, description="Listing id.")
+
+
+class Batch(BaseModel):
+    """Several listings scored in one call (at most FLEETCAST_MAX_BATCH)."""
+
+    model_config = _STRICT
+    listings: list[Listing] = Field(min_length=1)  # type: ignore[valid-type]
+
+
+class Prediction(BaseModel):
+    """Forecast reservations for one listing, and the model version that made it."""
+
+    predicted_reservations: float = Field(ge=0)
+    model_version: str
+
+
+class BatchPrediction(BaseModel):
+    """Forecasts in the order of the request's listings."""
+
+    predicted_reservations: list[float]
+    model_version: str
+
+
+class Registered(Prediction):
+    """A listing registered through the API: online at once, ingested at the next run."""
+
+    vehicle_id: int
+
+
+class ReloadAttempt(BaseModel):
+    """The last time this worker tried to (re)load the champion, and what happened."""
+
+    at: str
+    trigger: str
+    outcome: str  # "loaded", "unchanged" or "failed"
+    message: str
+
+
+class ModelInfo(BaseModel):
+    """What this worker serves."""
+
+    registered_model: str
+    version: str
+    run_id: str
+    family: str | None
+    trained_at: str | None
+    snapshot_id: str | None
+    holdout: dict[str, float]
+    features: list[str]
+    backend: str  # "onnx" or "sklearn"
+    backend_note: str
+    loaded_at: str
+    last_reload: ReloadAttempt | None
+    worker_pid: int
+
+
+class ErrorBody(BaseModel):
+    """Every error the service returns: what went wrong, naming the field where there is one."""
+
+    error: str
+
+
+class VehicleFeatures(BaseModel):
+    """The lookup's answer: the snapshot read, and each id's features (null if unknown)."""
+
+    snapshot_id: str | None
+    features: list[list[float] | None]
+
+
+class StoredVehicle(BaseModel):
+    """Which online snapshot a registered vehicle was written into (null: none materialized)."""
+
+    snapshot_id: str | None

@@ -1,0 +1,183 @@
+"""The fleetcast BentoML service: the champion behind /predict, /predict_by_id, /predict_batch.
+
+Each worker process loads the champion at startup (before accepting requests) and keeps it
+current through a Reloader. Request handlers read the served version once, so a response is
+always computed and labeled by the same version, whatever a concurrent reload does.
+"""
+
+import asyncio
+from typing import Any
+
+import bentoml
+import numpy as np
+from fastapi import FastAPI
+from starlette.responses import JSONResponse
+
+from features.formulas import FEATURE_NAMES, features_of
+from features.online import encode_rows
+from features.schema import VehicleRecord
+from features.settings import get_settings
+from service.champion import Served, feature_matrix, worker_pid
+from service.http import VERSION_HEADER, BodySizeLimit, admin_refusal, error
+from service.landing import land
+from service.lookup import STORE_DOWN, OnlineLookup
+from service.reloader import Reloader, Slot
+from service.schemas import (
+    Batch,
+    BatchPrediction,
+    Listing,
+    ModelInfo,
+    Prediction,
+    Registered,
+    ReloadAttempt,
+    VehicleRef,
+)  # fmt: skip
+
+_CONFIG = get_settings()  # BentoML takes its worker count and limits at class definition
+STARTUP_ATTEMPTS = 3
+NOT_READY = "no model loaded yet: the champion could not be loaded (see GET /model)"
+info_app = FastAPI(title="fleetcast model info")
+
+
+@bentoml.asgi_app(info_app, path="/")
+@bentoml.service(
+    workers=_CONFIG.service_workers,
+    # A short timeout: BentoML keeps each request's timer alive this long (GC pressure).
+    traffic={"timeout": 10},
+    logging={"access": {"enabled": False}},
+)
+class Fleetcast:
+    """Forecast reservations for a listing with the current champion model."""
+
+    lookup = bentoml.depends(OnlineLookup)
+
+    def __init__(self) -> None:
+        self.settings = get_settings()
+        self.slot = Slot()
+        self.reloader = Reloader(self.settings, self.slot)
+        self._tasks: list[Any] = []
+
+    @bentoml.on_startup
+    async def load_then_follow(self) -> None:
+        """Load before accepting requests, then follow promotions for the worker's lifetime."""
+        for attempt in range(STARTUP_ATTEMPTS):
+            # Workers start together; a fresh SQLite MLflow store can fail one of them while
+            # another migrates it, so a failed first load is retried before leaving it to the poll.
+            if (await self.reloader.reload("startup")).outcome != "failed":
+                break
+            await asyncio.sleep(1 + attempt)
+        self._tasks = [
+            asyncio.create_task(self.reloader.listen_forever()),
+            asyncio.create_task(self.reloader.poll_forever()),
+        ]
+
+    @bentoml.on_shutdown
+    async def stop_following(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    async def __is_ready__(self) -> bool:
+        return self.slot.served is not None
+
+    def _serve(self, ctx: bentoml.Context) -> Served | JSONResponse:
+        served = self.slot.served
+        if served is None:
+            return error(ctx, 503, NOT_READY)
+        ctx.response.headers[VERSION_HEADER] = served.version
+        return served
+
+    @bentoml.api
+    async def predict(self, listing: Listing, /, ctx: bentoml.Context) -> Prediction:  # type: ignore[valid-type]
+        """Forecast reservations for a listing's raw attributes."""
+        served = self._serve(ctx)
+        if isinstance(served, JSONResponse):
+            return served
+        record = VehicleRecord(vehicle_id=1, **listing.model_dump())
+        value = float(served.predict(feature_matrix([record]))[0])
+        return Prediction(predicted_reservations=value, model_version=served.version)
+
+    @bentoml.api
+    async def predict_batch(self, batch: Batch, /, ctx: bentoml.Context) -> BatchPrediction:
+        """Forecast reservations for up to FLEETCAST_MAX_BATCH listings at once."""
+        if len(batch.listings) > self.settings.max_batch:
+            return error(ctx, 413, f"listings: {len(batch.listings)} items, the maximum is "
+                                   f"{self.settings.max_batch} (FLEETCAST_MAX_BATCH)")  # fmt: skip
+        served = self._serve(ctx)
+        if isinstance(served, JSONResponse):
+            return served
+        records = [
+            VehicleRecord(vehicle_id=i + 1, **x.model_dump()) for i, x in enumerate(batch.listings)
+        ]
+        values = served.predict(feature_matrix(records))
+        return BatchPrediction(predicted_reservations=values.tolist(), model_version=served.version)
+
+    @bentoml.api
+    async def predict_by_id(self, ref: VehicleRef, /, ctx: bentoml.Context) -> Prediction:
+        """Forecast reservations for a known vehicle from its online features."""
+        served = self._serve(ctx)
+        if isinstance(served, JSONResponse):
+            return served
+        try:
+            found = await self.lookup.to_async.features(vehicle_ids=[ref.vehicle_id])
+        except bentoml.exceptions.BentoMLException:
+            return error(ctx, 503, f"{STORE_DOWN}; POST /predict with the attributes still works")
+        values = found.features[0]
+        if values is None:
+            return error(ctx, 404, f"vehicle_id: {ref.vehicle_id} is not in the online store")
+        value = float(served.predict(np.asarray([values], dtype=np.float64))[0])
+        return Prediction(predicted_reservations=value, model_version=served.version)
+
+    @bentoml.api
+    async def vehicles(self, vehicle: VehicleRecord, /, ctx: bentoml.Context) -> Registered:
+        """Register a listing (admin): online at once, in the raw store after the next ingest."""
+        refusal = admin_refusal(self.settings, ctx)
+        if refusal is not None:
+            return refusal
+        served = self._serve(ctx)
+        if isinstance(served, JSONResponse):
+            return served
+        features = features_of([vehicle])
+        try:
+            stored = await self.lookup.to_async.store(
+                vehicle_id=vehicle.vehicle_id, value=encode_rows(features)[vehicle.vehicle_id]
+            )
+        except bentoml.exceptions.BentoMLException:
+            return error(ctx, 503, f"{STORE_DOWN}: the listing was not registered")
+        if stored.snapshot_id is None:
+            return error(ctx, 409, "no online snapshot yet: run the pipeline first")
+        land(self.settings, vehicle)
+        value = float(served.predict(feature_matrix([vehicle]))[0])
+        return Registered(vehicle_id=vehicle.vehicle_id, predicted_reservations=value,
+                          model_version=served.version)  # fmt: skip
+
+    @bentoml.api
+    async def reload(self, ctx: bentoml.Context) -> ReloadAttempt:
+        """Reload the champion in this worker now (admin); the others follow the event."""
+        refusal = admin_refusal(self.settings, ctx)
+        if refusal is not None:
+            return refusal
+        return await self.reloader.reload("api")
+
+    @info_app.get("/model", response_model=ModelInfo)
+    async def model(self) -> Any:
+        """What this worker serves: version, lineage, holdout scores, backend, last reload."""
+        served = self.slot.served
+        if served is None:
+            return JSONResponse({"error": NOT_READY, "last_reload": _dump(self.slot.last)}, 503)
+        tags = served.tags
+        return ModelInfo(
+            registered_model=self.settings.registered_model, version=served.version,
+            run_id=served.run_id, family=tags.get("fleetcast.family"),
+            trained_at=tags.get("fleetcast.trained_at"),
+            snapshot_id=tags.get("fleetcast.snapshot_id"), holdout=served.holdout(),
+            features=list(FEATURE_NAMES), backend=served.backend,
+            backend_note=served.backend_note, loaded_at=served.loaded_at,
+            last_reload=self.slot.last, worker_pid=worker_pid(),
+        )  # fmt: skip
+
+
+def _dump(attempt: ReloadAttempt | None) -> dict[str, str] | None:
+    return attempt.model_dump() if attempt else None
+
+
+Fleetcast.add_asgi_middleware(BodySizeLimit, max_bytes=_CONFIG.max_request_bytes)
