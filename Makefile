@@ -17,6 +17,7 @@ setup: $(UV)
 
 run: setup
 	$(RUN) fleetcast pipeline
+	$(RUN) fleetcast serve
 
 lint: setup
 	$(RUN) ruff check .

@@ -7,6 +7,8 @@ real server: Prefect reads its settings when it is first imported.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +19,7 @@ from pydantic import ValidationError
 
 from features.offline import SnapshotNotFoundError
 from features.prefect_server import stop_local, use_prefect_server
-from features.settings import get_settings
+from features.settings import PROJECT_ROOT, get_settings
 from flows import model_lines
 from flows.evaluation import NotEnoughDataError
 from flows.families import UnknownFamilyError
@@ -188,6 +190,41 @@ def deploy(
     if worker:
         typer.echo("worker for pool 'fleetcast' running; Ctrl-C stops it")
         raise typer.Exit(run_worker(settings))
+
+
+SERVICE = "service.service:Fleetcast"  # started by name: flows never import the service
+CURL_EXAMPLE = """curl -s -X POST http://127.0.0.1:{port}/predict \\
+  -H 'content-type: application/json' \\
+  -d '{{"technology": 1, "actual_price": 60, "recommended_price": 55,
+       "num_images": 5, "street_parked": 0, "description": 300}}'
+curl -s -X POST http://127.0.0.1:{port}/predict_by_id \\
+  -H 'content-type: application/json' -d '{{"vehicle_id": 1}}'
+curl -s http://127.0.0.1:{port}/model"""
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port [default: FLEETCAST_SERVICE_PORT]")] = None,
+) -> None:
+    """Serve the champion with BentoML in the foreground (Ctrl-C stops it)."""
+    from features.redis_server import running_embedded_url, start_embedded
+
+    settings = get_settings()
+    _prefect()  # the service follows promotions on this server's event stream
+    # The embedded Redis stays up after the service stops, like `fleetcast redis start`.
+    redis = settings.redis_url or running_embedded_url(settings) or start_embedded(settings)[0]
+    port = port or settings.service_port
+    typer.echo(f"starting the service on http://127.0.0.1:{port} (ready in ~20 s); try:")
+    typer.echo(CURL_EXAMPLE.format(port=port))
+    if settings.admin_token is None:
+        typer.echo("admin routes (/reload, /vehicles) are off: set FLEETCAST_ADMIN_TOKEN")
+    bentoml = str(Path(sys.executable).parent / "bentoml")
+    command = [bentoml, "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
+    env = os.environ | {"REDIS_URL": redis}
+    try:
+        raise typer.Exit(subprocess.call(command, cwd=PROJECT_ROOT, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
 
 
 @server_app.command("start")
