@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 from features.online import AsyncOnlineStore, OnlineKeys
 from features.redis_server import running_embedded_url
 from features.settings import get_settings
+from service.http import quiet_client_errors
 from service.schemas import StoredVehicle, VehicleFeatures
 
 STORE_DOWN = "the online feature store (Redis) is unreachable"
@@ -21,6 +22,7 @@ class OnlineLookup:
     def __init__(self) -> None:
         self._settings = get_settings()
         self._store: AsyncOnlineStore | None = None
+        quiet_client_errors()  # a down store is reported to the caller, not as a traceback
 
     def _connect(self) -> AsyncOnlineStore:
         if self._store is None:

@@ -18,7 +18,7 @@ from features.online import encode_rows
 from features.schema import VehicleRecord
 from features.settings import get_settings
 from service.champion import Served, feature_matrix, worker_pid
-from service.http import VERSION_HEADER, BodySizeLimit, admin_refusal, error
+from service.http import VERSION_HEADER, AdminGate, BodySizeLimit, error, quiet_client_errors
 from service.landing import land
 from service.lookup import STORE_DOWN, OnlineLookup
 from service.reloader import Reloader, Slot
@@ -60,6 +60,7 @@ class Fleetcast:
     @bentoml.on_startup
     async def load_then_follow(self) -> None:
         """Load before accepting requests, then follow promotions for the worker's lifetime."""
+        quiet_client_errors()
         for attempt in range(STARTUP_ATTEMPTS):
             # Workers start together; a fresh SQLite MLflow store can fail one of them while
             # another migrates it, so a failed first load is retried before leaving it to the poll.
@@ -130,9 +131,6 @@ class Fleetcast:
     @bentoml.api
     async def vehicles(self, vehicle: VehicleRecord, /, ctx: bentoml.Context) -> Registered:
         """Register a listing (admin): online at once, in the raw store after the next ingest."""
-        refusal = admin_refusal(self.settings, ctx)
-        if refusal is not None:
-            return refusal
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
             return served
@@ -152,10 +150,8 @@ class Fleetcast:
 
     @bentoml.api
     async def reload(self, ctx: bentoml.Context) -> ReloadAttempt:
-        """Reload the champion in this worker now (admin); the others follow the event."""
-        refusal = admin_refusal(self.settings, ctx)
-        if refusal is not None:
-            return refusal
+        """Reload the champion in the worker that answers (admin). The other workers follow at
+        their next alias poll (FLEETCAST_RELOAD_POLL_SECONDS) or promotion event."""
         return await self.reloader.reload("api")
 
     @info_app.get("/model", response_model=ModelInfo)
@@ -181,3 +177,4 @@ def _dump(attempt: ReloadAttempt | None) -> dict[str, str] | None:
 
 
 Fleetcast.add_asgi_middleware(BodySizeLimit, max_bytes=_CONFIG.max_request_bytes)
+Fleetcast.add_asgi_middleware(AdminGate, settings=_CONFIG)

@@ -1,0 +1,163 @@
+"""Hot reload in the real service: a promotion reaches every worker under load without a failed
+request, and a champion that cannot load leaves the old one serving."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import mlflow
+import pytest
+from prefect.events import emit_event
+from registry_support import lineage_only, register_copy
+
+from features.events import MODEL_PROMOTED, model_resource
+from features.registry import CHAMPION
+from features.settings import Settings
+from flows import tracking
+from flows.promote import Promotion, promote_flow
+from service.http import VERSION_HEADER
+
+if TYPE_CHECKING:
+    from tests.service.conftest import RunningService, WorkerInfo
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+IN_FLIGHT = 24  # concurrent requests kept open by the load loop
+MIN_REQUESTS = 2000  # sent by the load loop in all (it runs for several seconds here)
+CATCH_UP_S = 5.0  # every worker serves a promoted version this soon after the promotion
+
+
+@dataclass
+class Load:
+    """What a load loop sent and got back."""
+
+    sent: int = 0
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+    versions: Counter[str] = field(default_factory=Counter)
+
+
+async def _caller(client: httpx.AsyncClient, body: Any, load: Load, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        load.sent += 1
+        try:
+            reply = await client.post("/predict", json=body)
+        except httpx.HTTPError as error:
+            load.failures.append(repr(error))
+            continue
+        if reply.status_code != 200:
+            load.failures.append(f"{reply.status_code}: {reply.text[:200]}")
+        elif reply.headers[VERSION_HEADER] != reply.json()["model_version"]:
+            load.failures.append(f"header {reply.headers[VERSION_HEADER]} != {reply.text}")
+        else:
+            load.versions[reply.headers[VERSION_HEADER]] += 1
+
+
+async def _hammer(service: RunningService, body: Any, load: Load, stop: asyncio.Event) -> None:
+    """IN_FLIGHT callers posting /predict back to back until `stop`, each on its own connection
+    (one client each: httpx's shared pool costs more CPU than the service under this load)."""
+    clients = [httpx.AsyncClient(base_url=service.url, timeout=15) for _ in range(IN_FLIGHT)]
+    started = time.monotonic()
+    try:
+        await asyncio.gather(*(_caller(client, body, load, stop) for client in clients))
+    finally:
+        load.seconds = time.monotonic() - started
+        for client in clients:
+            await client.aclose()
+
+
+async def _promote_under_load(
+    service: RunningService, body: Any
+) -> tuple[Load, Promotion, dict[int, WorkerInfo], float]:
+    """Promote while the load runs; wait for every worker to serve the new version, then keep
+    the load on until it has sent MIN_REQUESTS."""
+    load, stop = Load(), asyncio.Event()
+    hammering = asyncio.create_task(_hammer(service, body, load, stop))
+    try:
+        async with asyncio.timeout(120):
+            await asyncio.sleep(1.5)
+            promotion = await asyncio.to_thread(promote_flow)
+            promoted_at = time.monotonic()
+            new = promotion.candidate_version
+            workers = await asyncio.to_thread(
+                service.each_worker, lambda info: info["version"] == new, CATCH_UP_S
+            )
+            caught_up = time.monotonic() - promoted_at
+            await asyncio.sleep(1.0)  # and keep serving it under load
+            while load.sent < MIN_REQUESTS:
+                await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await hammering
+    return load, promotion, workers, caught_up
+
+
+def _use_service_settings(service: RunningService, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The promote flow (run here) reads the service's registered model and store."""
+    for key, value in service.env.items():
+        if key.startswith("FLEETCAST_") or key == "REDIS_URL":
+            monkeypatch.setenv(key, value)
+
+
+def test_a_promotion_under_load_fails_no_request_and_reaches_every_worker(
+    service: RunningService, trained_model: Any, listing: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    _use_service_settings(service, monkeypatch)
+    before = {info["version"] for info in service.each_worker(lambda info: True, 10).values()}
+    candidate = register_copy(service.settings, trained_model)  # real model vs constant champion
+    load, promotion, workers, caught_up = asyncio.run(_promote_under_load(service, listing))
+    print(f"load: {load.sent} requests in {load.seconds:.1f} s ({load.sent / load.seconds:.0f}/s),"
+          f" {IN_FLIGHT} in flight; every worker on v{candidate} {caught_up:.2f} s after the "
+          f"promotion returned; versions served {dict(load.versions)}")  # fmt: skip
+    assert promotion.promoted and promotion.candidate_version == candidate, promotion.reason
+    assert load.failures == []
+    assert set(load.versions) == before | {candidate}
+    for info in workers.values():
+        assert (info["version"], info["last_reload"]["trigger"]) == (candidate, "event")
+        assert info["last_reload"]["outcome"] == "loaded"
+
+
+def _register_broken(settings: Settings, source: Any, folder: Path) -> str:
+    """A version whose files are there but whose model is not a pickle: it fails to load."""
+    local = mlflow.artifacts.download_artifacts(source.source)
+    broken = Path(shutil.copytree(local, folder / "broken-model"))
+    (broken / "model.pkl").write_bytes(b"not a pickle")
+    client, _ = tracking.connect(settings)
+    version = client.create_model_version(
+        settings.registered_model, broken.as_uri(), run_id=source.run_id,
+        tags=lineage_only(source.tags),
+    ).version  # fmt: skip
+    return str(version)
+
+
+def test_a_champion_that_fails_to_load_leaves_the_old_one_serving(
+    service: RunningService, trained_model: Any, listing: dict[str, Any], tmp_path: Path
+) -> None:
+    serving = service.post("/predict", listing).headers[VERSION_HEADER]
+    broken = _register_broken(service.settings, trained_model, tmp_path)
+    client, _ = tracking.connect(service.settings)
+    name = service.settings.registered_model
+    client.set_registered_model_alias(name, CHAMPION, broken)
+    try:
+        emit_event(  # as the promote flow announces a promotion
+            event=MODEL_PROMOTED, resource=model_resource(name),
+            payload={"version": broken, "run_id": trained_model.run_id,
+                     "previous_version": serving},
+        )  # fmt: skip
+        workers = service.each_worker(lambda info: info["last_reload"]["outcome"] == "failed", 20)
+        assert {info["version"] for info in workers.values()} == {serving}
+        assert {info["last_reload"]["trigger"] for info in workers.values()} == {"event"}
+        reply = service.post("/reload", {}, headers=service.admin)
+        assert reply.status_code == 200 and reply.json()["outcome"] == "failed", reply.text
+        assert reply.json()["message"]  # the reason, e.g. the unpickling error
+        predicted = service.post("/predict", listing)
+        assert predicted.status_code == 200 and predicted.headers[VERSION_HEADER] == serving
+    finally:
+        client.set_registered_model_alias(name, CHAMPION, serving)
