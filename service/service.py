@@ -35,6 +35,7 @@ from service.schemas import (
 
 _CONFIG = get_settings()  # BentoML takes its worker count and limits at class definition
 STARTUP_ATTEMPTS = 3
+LOOKUP_DOWN = f"{STORE_DOWN} or the lookup is overloaded"
 NOT_READY = "no model loaded yet: the champion could not be loaded (see GET /model)"
 info_app = FastAPI(title="fleetcast model info")
 
@@ -120,8 +121,8 @@ class Fleetcast:
             return served
         try:
             found = await self.lookup.to_async.features(vehicle_ids=[ref.vehicle_id])
-        except bentoml.exceptions.BentoMLException:
-            return error(ctx, 503, f"{STORE_DOWN}; POST /predict with the attributes still works")
+        except Exception:  # store down, or the lookup process overloaded or restarting
+            return error(ctx, 503, f"{LOOKUP_DOWN}; POST /predict with the attributes still works")
         values = found.features[0]
         if values is None:
             return error(ctx, 404, f"vehicle_id: {ref.vehicle_id} is not in the online store")
@@ -139,8 +140,8 @@ class Fleetcast:
             stored = await self.lookup.to_async.store(
                 vehicle_id=vehicle.vehicle_id, value=encode_rows(features)[vehicle.vehicle_id]
             )
-        except bentoml.exceptions.BentoMLException:
-            return error(ctx, 503, f"{STORE_DOWN}: the listing was not registered")
+        except Exception:  # as above: never a 500 for a dependency's failure
+            return error(ctx, 503, f"{LOOKUP_DOWN}: the listing was not registered")
         if stored.snapshot_id is None:
             return error(ctx, 409, "no online snapshot yet: run the pipeline first")
         land(self.settings, vehicle)
