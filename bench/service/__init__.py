@@ -1,0 +1,1 @@
+"""The serving benchmark (`python -m bench.service`): see docs/benchmarks.md, "Serving"."""
