@@ -25,14 +25,18 @@ class ChildFailedError(RuntimeError):
     """A measurement child exited with an error."""
 
 
-def run_child(module: str, *args: str) -> dict[str, Any]:
+def run_child(
+    module: str, *args: str, env: dict[str, str] | None = None, timeout: float | None = None
+) -> dict[str, Any]:
     """Run `python -m module args...` from the project root; its last stdout line as JSON."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=PROJECT_ROOT,
+        env=env,
         capture_output=True,
         text=True,
+        timeout=timeout,
         check=False,
     )
     if done.returncode != 0:
@@ -42,6 +46,8 @@ def run_child(module: str, *args: str) -> dict[str, Any]:
         raise ChildFailedError(f"{module} printed nothing; stderr:\n{done.stderr[-4000:]}")
     report: dict[str, Any] = json.loads(lines[-1])
     report["process_seconds"] = time.perf_counter() - started
+    if done.stderr.strip():
+        report["stderr_tail"] = done.stderr.strip().splitlines()[-10:]
     return report
 
 
