@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 IN_FLIGHT = 24  # concurrent requests kept open by the load loop
 MIN_REQUESTS = 2000  # sent by the load loop in all (it runs for several seconds here)
-CATCH_UP_S = 5.0  # every worker serves a promoted version this soon after the promotion
+# A bound for correctness, not speed: every worker must reach the promoted version while the load
+# runs. Under load a reloading worker can lose every accept() race to its sibling for seconds,
+# so GET /model may not reach it at once. How fast the swap is belongs to `python -m bench.service`.
+CATCH_UP_S = 60.0
 
 
 @dataclass
