@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from features.formulas import FEATURE_NAMES, features_of
+from features.formulas import FEATURE_NAMES, feature_matrix
 from features.offline import SnapshotNotFoundError, scan_snapshot
 from features.registry import CHAMPION, METRICS, ONNX_ARTIFACT, ONNX_INPUT, Tag
 from features.schema import VehicleRecord
@@ -49,11 +49,6 @@ class Served:
     def holdout(self) -> dict[str, float]:
         keys = {m: self.tags.get(Tag.holdout(m)) for m in METRICS}
         return {m: float(v) for m, v in keys.items() if v not in (None, "")}
-
-
-def feature_matrix(records: list[Any]) -> np.ndarray:
-    """Float64 features of validated listings in contract order, by the shared formulas."""
-    return features_of(records).select(FEATURE_NAMES).to_numpy().astype(np.float64)
 
 
 def _client(settings: Settings) -> Any:

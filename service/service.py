@@ -13,11 +13,11 @@ import numpy as np
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
-from features.formulas import FEATURE_NAMES, features_of
+from features.formulas import FEATURE_NAMES, feature_matrix, features_of
 from features.online import encode_rows
 from features.schema import VehicleRecord
 from features.settings import get_settings
-from service.champion import Served, feature_matrix, worker_pid
+from service.champion import Served, worker_pid
 from service.http import VERSION_HEADER, AdminGate, BodySizeLimit, error, quiet_client_errors
 from service.landing import land
 from service.lookup import STORE_DOWN, OnlineLookup
@@ -94,8 +94,7 @@ class Fleetcast:
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
             return served
-        record = VehicleRecord(vehicle_id=1, **listing.model_dump())
-        value = float(served.predict(feature_matrix([record]))[0])
+        value = float(served.predict(feature_matrix([listing]))[0])
         return Prediction(predicted_reservations=value, model_version=served.version)
 
     @bentoml.api
@@ -107,10 +106,7 @@ class Fleetcast:
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
             return served
-        records = [
-            VehicleRecord(vehicle_id=i + 1, **x.model_dump()) for i, x in enumerate(batch.listings)
-        ]
-        values = served.predict(feature_matrix(records))
+        values = served.predict(feature_matrix(batch.listings))
         return BatchPrediction(predicted_reservations=values.tolist(), model_version=served.version)
 
     @bentoml.api

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 import pytest
 from factories import reservation, vehicle
 
 from features.build import feature_table
-from features.formulas import FEATURE_NAMES, FIRST_SEEN, TARGET, features_of, with_features
+from features.formulas import (
+    FEATURE_NAMES,
+    FIRST_SEEN,
+    TARGET,
+    feature_matrix,
+    features_of,
+    with_features,
+)
 from features.schema import INGEST_SEQ, VALID_FROM, ReservationRecord, VehicleRecord, polars_schema
+from features.settings import Settings
 
 T0 = dt.datetime(2023, 1, 1)
 
@@ -40,6 +49,22 @@ def test_one_row_and_batch_paths_agree() -> None:
     one_by_one = pl.concat([features_of([VehicleRecord(**r)]) for r in rows])
     assert batch.equals(one_by_one)
     assert list(batch.columns[1:]) == list(FEATURE_NAMES)
+
+
+def test_serving_matrix_equals_the_polars_features_on_every_shipped_vehicle() -> None:
+    shipped = pl.read_csv(Settings().data_dir / "vehicles.csv")
+    records = [VehicleRecord(**row) for row in shipped.iter_rows(named=True)]
+    tables = features_of(records).select(FEATURE_NAMES).to_numpy().astype(np.float64)
+    served = feature_matrix(records)
+    assert served.dtype == np.float64 and served.shape == (len(records), len(FEATURE_NAMES))
+    assert np.array_equal(served, tables)  # bit for bit, not approximately
+
+
+def test_serving_matrix_of_one_extreme_listing_equals_the_polars_features() -> None:
+    listing = VehicleRecord(**vehicle(7, actual_price=1e-300, recommended_price=3.0e300,
+                                      num_images=2**53, description=0))  # fmt: skip
+    tables = features_of([listing]).select(FEATURE_NAMES).to_numpy().astype(np.float64)
+    assert np.array_equal(feature_matrix([listing]), tables)
 
 
 def test_only_reservations_before_as_of_count() -> None:
