@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import aiohttp
 import bentoml
 import redis.asyncio
 from redis.exceptions import RedisError
@@ -13,9 +17,26 @@ from service.http import quiet_client_errors
 from service.schemas import StoredVehicle, VehicleFeatures
 
 STORE_DOWN = "the online feature store (Redis) is unreachable"
+T = TypeVar("T")
 
 
-@bentoml.service(workers=1, traffic={"timeout": 5}, logging={"access": {"enabled": False}})
+async def retried_once(call: Callable[[], Awaitable[T]]) -> T:
+    """`call()`, again once if the connection to the lookup process dropped (a restart, or a
+    kept-alive connection it closed). Both lookup routes are idempotent, so a repeat is safe."""
+    try:
+        return await call()
+    except aiohttp.ClientConnectionError:
+        return await call()
+
+
+@bentoml.service(
+    workers=1,
+    traffic={"timeout": 5},
+    logging={"access": {"enabled": False}},
+    # Callers' clients otherwise replace their connection pool every 100 calls, closing
+    # connections that still carry requests (BentoML issue #5544): under load, failed lookups.
+    runner_connection={"max_requests": 2**31 - 1, "max_age": 86400.0},
+)
 class OnlineLookup:
     """Reads and writes vehicles' features in Redis, with the contract's keys and scripts."""
 

@@ -20,7 +20,7 @@ from features.settings import get_settings
 from service.champion import Served, worker_pid
 from service.http import VERSION_HEADER, AdminGate, BodySizeLimit, error, quiet_client_errors
 from service.landing import land
-from service.lookup import STORE_DOWN, OnlineLookup
+from service.lookup import STORE_DOWN, OnlineLookup, retried_once
 from service.reloader import Reloader, Slot
 from service.schemas import (
     Batch,
@@ -116,7 +116,9 @@ class Fleetcast:
         if isinstance(served, JSONResponse):
             return served
         try:
-            found = await self.lookup.to_async.features(vehicle_ids=[ref.vehicle_id])
+            found = await retried_once(
+                lambda: self.lookup.to_async.features(vehicle_ids=[ref.vehicle_id])
+            )
         except Exception:  # store down, or the lookup process overloaded or restarting
             return error(ctx, 503, f"{LOOKUP_DOWN}; POST /predict with the attributes still works")
         values = found.features[0]
@@ -133,8 +135,9 @@ class Fleetcast:
             return served
         features = features_of([vehicle])
         try:
-            stored = await self.lookup.to_async.store(
-                vehicle_id=vehicle.vehicle_id, value=encode_rows(features)[vehicle.vehicle_id]
+            value = encode_rows(features)[vehicle.vehicle_id]
+            stored = await retried_once(
+                lambda: self.lookup.to_async.store(vehicle_id=vehicle.vehicle_id, value=value)
             )
         except Exception:  # as above: never a 500 for a dependency's failure
             return error(ctx, 503, f"{LOOKUP_DOWN}: the listing was not registered")
