@@ -146,7 +146,7 @@ def load(settings: Settings, version: Any) -> Served:
     return Served(
         version=str(version.version), run_id=version.run_id, predict=predict, backend=backend,
         backend_note=note, tags=dict(version.tags),
-        loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
     )  # fmt: skip
 
 

@@ -54,7 +54,7 @@ class Reloader:
         return attempt
 
     async def _attempt(self, trigger: str) -> ReloadAttempt:
-        at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
         current = self._slot.served
         try:
             version = await asyncio.to_thread(champion_version, self._settings)
