@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-import aiohttp
 import bentoml
 import redis.asyncio
 from redis.exceptions import RedisError
@@ -17,16 +13,6 @@ from service.http import quiet_client_errors
 from service.schemas import StoredVehicle, VehicleFeatures
 
 STORE_DOWN = "the online feature store (Redis) is unreachable"
-T = TypeVar("T")
-
-
-async def retried_once(call: Callable[[], Awaitable[T]]) -> T:
-    """`call()`, again once if the connection to the lookup process dropped (a restart, or a
-    kept-alive connection it closed). Both lookup routes are idempotent, so a repeat is safe."""
-    try:
-        return await call()
-    except aiohttp.ClientConnectionError:
-        return await call()
 
 
 @bentoml.service(

@@ -20,7 +20,8 @@ from features.settings import get_settings
 from service.champion import Served, worker_pid
 from service.http import VERSION_HEADER, AdminGate, BodySizeLimit, error, quiet_client_errors
 from service.landing import land
-from service.lookup import STORE_DOWN, OnlineLookup, retried_once
+from service.lookup import STORE_DOWN, OnlineLookup
+from service.lookup_client import CoalescingLookup, retried_once
 from service.reloader import Reloader, Slot
 from service.schemas import (
     Batch,
@@ -56,6 +57,7 @@ class Fleetcast:
         self.settings = get_settings()
         self.slot = Slot()
         self.reloader = Reloader(self.settings, self.slot)
+        self.online = CoalescingLookup(lambda ids: self.lookup.to_async.features(vehicle_ids=ids))
         self._tasks: list[Any] = []
 
     @bentoml.on_startup
@@ -116,12 +118,9 @@ class Fleetcast:
         if isinstance(served, JSONResponse):
             return served
         try:
-            found = await retried_once(
-                lambda: self.lookup.to_async.features(vehicle_ids=[ref.vehicle_id])
-            )
+            values = await self.online.features(ref.vehicle_id)
         except Exception:  # store down, or the lookup process overloaded or restarting
             return error(ctx, 503, f"{LOOKUP_DOWN}; POST /predict with the attributes still works")
-        values = found.features[0]
         if values is None:
             return error(ctx, 404, f"vehicle_id: {ref.vehicle_id} is not in the online store")
         value = float(served.predict(np.asarray([values], dtype=np.float64))[0])

@@ -58,35 +58,30 @@ async def timed_async(call: Callable[[], Awaitable[Any]], calls: int, warm: int 
     return _stats(nanos)
 
 
-def numpy_row(record: Any) -> np.ndarray:
-    """The contract's features of one record straight into a float64 row (the proposal)."""
-    price, recommended = float(record.actual_price), float(record.recommended_price)
-    return np.array([[record.technology, price, recommended, record.num_images,
-                      record.street_parked, record.description, price - recommended,
-                      price / recommended]], dtype=np.float64)  # fmt: skip
-
-
 def fleetcast_parts(body: str) -> dict[str, Stats]:
     """The /predict path, piece by piece, with the champion the service would load."""
+    from features.formulas import FEATURE_NAMES, feature_matrix, features_of
     from features.schema import VehicleRecord
     from features.settings import get_settings
-    from service.champion import champion_version, feature_matrix, load
+    from service.champion import champion_version, load
     from service.schemas import Listing, Prediction
 
     served = load(get_settings(), champion_version(get_settings()))
     listing = Listing.model_validate_json(body)
     record = VehicleRecord(vehicle_id=1, **listing.model_dump())
-    matrix = feature_matrix([record])
-    if not np.array_equal(matrix, numpy_row(record)):
-        raise AssertionError(f"numpy_row differs: {numpy_row(record)} vs {matrix}")
+    matrix = feature_matrix([listing])
+
+    def polars_row() -> np.ndarray:  # what the service did before: a DataFrame per request
+        return features_of([record]).select(FEATURE_NAMES).to_numpy().astype(np.float64)
+
+    if not np.array_equal(matrix, polars_row()):
+        raise AssertionError(f"the two paths differ: {matrix} vs {polars_row()}")
     value = float(served.predict(matrix)[0])
     return {
         "validate body (pydantic Listing)": timed(lambda: Listing.model_validate_json(body), 5000),
-        "VehicleRecord from the listing": timed(
-            lambda: VehicleRecord(vehicle_id=1, **listing.model_dump()), 5000),
-        "features: feature_matrix (Polars, served today)": timed(
-            lambda: feature_matrix([record]), 2000),
-        "features: numpy row (proposed)": timed(lambda: numpy_row(record), 5000),
+        "features: feature_matrix (NumPy formulas, served)": timed(
+            lambda: feature_matrix([listing]), 5000),
+        "features: one-row DataFrame (Polars formulas, before)": timed(polars_row, 2000),
         f"model: served.predict one row ({served.backend})": timed(
             lambda: served.predict(matrix), 5000),
         "response: Prediction(...).model_dump_json()": timed(

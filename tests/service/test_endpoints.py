@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -9,8 +10,10 @@ import httpx
 import pytest
 from factories import vehicle
 
-from features.formulas import FEATURE_NAMES
+from features.formulas import FEATURE_NAMES, RAW_FEATURES
+from features.offline import scan_snapshot
 from features.registry import CHAMPION
+from features.schema import ENTITY
 from flows import tracking
 from service.http import VERSION_HEADER
 
@@ -48,6 +51,27 @@ def test_predict_by_id_forecasts_a_known_vehicle(
 ) -> None:
     body = _labeled(service.post("/predict_by_id", {"vehicle_id": known_vehicle}))
     assert body["predicted_reservations"] >= 0
+
+
+async def _by_id_concurrently(url: str, ids: list[int]) -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=url, timeout=15) as client:
+        return await asyncio.gather(
+            *(client.post("/predict_by_id", json={"vehicle_id": i}) for i in ids)
+        )
+
+
+def test_concurrent_lookups_each_get_their_own_vehicles_forecast(service: RunningService) -> None:
+    """Concurrent by-id requests share lookup calls; each must still get its vehicle's answer."""
+    snapshot = scan_snapshot(service.settings).head(40).collect()  # within the max batch
+    ids = snapshot[ENTITY].to_list()
+    asked = ids + ids[:10] + [987_654_321]  # repeats and an unknown id in the same burst
+    replies = asyncio.run(_by_id_concurrently(service.url, asked))
+    listings = snapshot.select(RAW_FEATURES).to_dicts()
+    expected = _labeled(service.post("/predict_batch", {"listings": listings}))
+    by_id = dict(zip(ids, expected["predicted_reservations"], strict=True))
+    for vehicle_id, reply in zip(asked[:-1], replies[:-1], strict=True):
+        assert _labeled(reply)["predicted_reservations"] == by_id[vehicle_id], vehicle_id
+    assert replies[-1].status_code == 404, replies[-1].text
 
 
 def test_an_unknown_vehicle_is_404(service: RunningService) -> None:
