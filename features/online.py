@@ -5,6 +5,7 @@ Layout (prefix `P` from settings):
 - `P:online:snap:<snapshot_id>`  -> hash: vehicle_id -> encoded feature vector
 - `P:online:meta:<snapshot_id>`  -> hash: feature_names, schema_version, as_of, vehicles
 - `P:online:snapshots`           -> list of materialized snapshot ids, oldest first (for cleanup)
+- `P:predictions`                -> stream of served predictions (`features/prediction_log.py`)
 
 A value is the JSON array of the features in `FEATURE_NAMES` order, written as float64 text
 that round-trips exactly, so the online values equal the offline snapshot's bit for bit.
@@ -27,7 +28,7 @@ from features.schema import ENTITY
 
 @dataclass(frozen=True)
 class OnlineKeys:
-    """Every Redis key fleetcast's online store uses."""
+    """Every Redis key fleetcast uses: the online store's, and the prediction log's stream."""
 
     prefix: str
 
@@ -48,6 +49,11 @@ class OnlineKeys:
 
     def meta(self, snapshot_id: str) -> str:
         return f"{self.prefix}:online:meta:{snapshot_id}"
+
+    @property
+    def prediction_log(self) -> str:
+        """Stream of served predictions (`features/prediction_log.py`), drained to Parquet."""
+        return f"{self.prefix}:predictions"
 
 
 def encoded_features() -> pl.Expr:

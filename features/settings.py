@@ -97,6 +97,43 @@ class Settings(BaseSettings):
         30.0, gt=0, description="How often each worker checks the champion alias (safety net)."
     )
 
+    prediction_log_flush_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="Each worker appends its buffered predictions to the Redis log this often "
+        "(what a crash of the worker can lose at most).",
+    )
+    prediction_log_buffer: int = Field(
+        100_000,
+        ge=1,
+        description="Predictions a worker holds while Redis is unreachable; beyond, the oldest "
+        "are dropped and counted.",
+    )
+    prediction_log_max_stream: int = Field(
+        2_000_000,
+        ge=1000,
+        description="Entries the Redis log keeps before the oldest undrained ones are trimmed.",
+    )
+    drift_window_days: int = Field(
+        7, ge=1, description="The drift flow's current window: logged predictions of these days."
+    )
+    drift_min_rows: int = Field(
+        200, ge=10, description="Fewest current rows the drift flow will judge (else it skips)."
+    )
+    drift_share_threshold: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="Share of drifted features at or above which drift is declared.",
+    )
+    drift_mae_ratio_threshold: float = Field(
+        1.25,
+        gt=1,
+        description="Live MAE over the champion's holdout MAE at or above which the error is "
+        "declared regressed.",
+    )
+
     @cached_property
     def tracking_uri(self) -> str:
         """The MLflow store in use: `MLFLOW_TRACKING_URI`, else SQLite under `home`."""
@@ -136,6 +173,11 @@ class Settings(BaseSettings):
     def prefect_home(self) -> Path:
         """PREFECT_HOME for local runs (its SQLite database and logs)."""
         return self.home / "prefect"
+
+    @cached_property
+    def predictions_dir(self) -> Path:
+        """The prediction log drained from Redis: Parquet files, one per drain chunk."""
+        return self.home / "predictions"
 
     @cached_property
     def reports_dir(self) -> Path:
