@@ -26,7 +26,7 @@ LISTING = {"technology": 1, "actual_price": 60.0, "recommended_price": 55.0, "nu
 
 
 def test_the_service_requirements_are_the_locked_versions() -> None:
-    """service/requirements.txt is `uv export --no-default-groups` of uv.lock: what this env runs."""
+    """service/requirements.txt is `uv export --no-default-groups` of uv.lock: what runs here."""
     lines = (PROJECT_ROOT / "service" / "requirements.txt").read_text().splitlines()
     pins = [Requirement(line) for line in lines if "==" in line]
     here = [r for r in pins if r.marker is None or r.marker.evaluate()]
