@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from features.settings import Settings
 
 VERSION_HEADER = "X-Model-Version"
+REQUEST_ID_HEADER = "X-Request-Id"  # the id the prediction log stores with the answer
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from features.events import MODEL_PROMOTED, model_resource
 from features.prefect_server import running_local_url
 from features.settings import Settings
+from service import metrics
 from service.champion import Served, champion_version, load
 from service.schemas import ReloadAttempt
 
@@ -43,8 +44,14 @@ class Reloader:
     async def reload(self, trigger: str) -> ReloadAttempt:
         """Serve the version at `champion` now, if it is not the one served already."""
         async with self._lock:
+            before = self._slot.served
             attempt = await self._attempt(trigger)
             self._slot.last = attempt
+        metrics.RELOADS.labels(trigger, attempt.outcome).inc()
+        now = self._slot.served
+        if attempt.outcome == "loaded" and now is not None:
+            old = before.version if before else None
+            metrics.served(self._settings.registered_model, old, now.version)
         if attempt.outcome == "failed":
             logger.error("reload (%s) failed, still serving %s: %s", trigger,
                          self._slot.served.version if self._slot.served else "nothing",

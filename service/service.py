@@ -6,6 +6,9 @@ always computed and labeled by the same version, whatever a concurrent reload do
 """
 
 import asyncio
+import time
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import bentoml
@@ -17,11 +20,20 @@ from features.formulas import FEATURE_NAMES, feature_matrix, features_of
 from features.online import encode_rows
 from features.schema import VehicleRecord
 from features.settings import get_settings
+from service import metrics
 from service.champion import Served, worker_pid
-from service.http import VERSION_HEADER, AdminGate, BodySizeLimit, error, quiet_client_errors
+from service.http import (
+    REQUEST_ID_HEADER,
+    VERSION_HEADER,
+    AdminGate,
+    BodySizeLimit,
+    error,
+    quiet_client_errors,
+)
 from service.landing import land
 from service.lookup import STORE_DOWN, OnlineLookup
 from service.lookup_client import CoalescingLookup, retried_once
+from service.prediction_log import PredictionLog, RequestPredictions
 from service.reloader import Reloader, Slot
 from service.schemas import (
     Batch,
@@ -58,12 +70,14 @@ class Fleetcast:
         self.slot = Slot()
         self.reloader = Reloader(self.settings, self.slot)
         self.online = CoalescingLookup(lambda ids: self.lookup.to_async.features(vehicle_ids=ids))
+        self.log = PredictionLog(self.settings)
         self._tasks: list[Any] = []
 
     @bentoml.on_startup
     async def load_then_follow(self) -> None:
         """Load before accepting requests, then follow promotions for the worker's lifetime."""
         quiet_client_errors()
+        metrics.forget_dead_workers()
         for attempt in range(STARTUP_ATTEMPTS):
             # Workers start together; a fresh SQLite MLflow store can fail one of them while
             # another migrates it, so a failed first load is retried before leaving it to the poll.
@@ -73,12 +87,17 @@ class Fleetcast:
         self._tasks = [
             asyncio.create_task(self.reloader.listen_forever()),
             asyncio.create_task(self.reloader.poll_forever()),
+            asyncio.create_task(self.log.flush_forever()),
         ]
 
     @bentoml.on_shutdown
     async def stop_following(self) -> None:
         for task in self._tasks:
             task.cancel()
+        await self.log.close()  # a clean stop loses no logged prediction
+
+    async def __metrics__(self, content: str) -> str:
+        return metrics.without_retired(content)
 
     async def __is_ready__(self) -> bool:
         return self.slot.served is not None
@@ -90,13 +109,27 @@ class Fleetcast:
         ctx.response.headers[VERSION_HEADER] = served.version
         return served
 
+    def _logged(
+        self, ctx: bentoml.Context, route: str, served: Served, features: np.ndarray,
+        vehicle_ids: Sequence[int | None] | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        """Predict `features` with `served`; count and log the answers under a request id."""
+        values = served.predict(features)
+        request_id = uuid.uuid4().hex
+        ctx.response.headers[REQUEST_ID_HEADER] = request_id
+        ids = vehicle_ids if vehicle_ids is not None else [None] * len(values)
+        self.log.record(RequestPredictions(request_id, time.time(), route, served.version,
+                                           ids, features, values))  # fmt: skip
+        metrics.PREDICTIONS.labels(route, served.version).inc(len(values))
+        return values
+
     @bentoml.api
     async def predict(self, listing: Listing, /, ctx: bentoml.Context) -> Prediction:  # type: ignore[valid-type]
         """Forecast reservations for a listing's raw attributes."""
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
             return served
-        value = float(served.predict(feature_matrix([listing]))[0])
+        value = float(self._logged(ctx, "/predict", served, feature_matrix([listing]))[0])
         return Prediction(predicted_reservations=value, model_version=served.version)
 
     @bentoml.api
@@ -108,7 +141,7 @@ class Fleetcast:
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
             return served
-        values = served.predict(feature_matrix(batch.listings))
+        values = self._logged(ctx, "/predict_batch", served, feature_matrix(batch.listings))
         return BatchPrediction(predicted_reservations=values.tolist(), model_version=served.version)
 
     @bentoml.api
@@ -117,13 +150,18 @@ class Fleetcast:
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
             return served
+        started = time.perf_counter()
         try:
             values = await self.online.features(ref.vehicle_id)
         except Exception:  # store down, or the lookup process overloaded or restarting
+            metrics.LOOKUP_ERRORS.inc()
             return error(ctx, 503, f"{LOOKUP_DOWN}; POST /predict with the attributes still works")
+        metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
         if values is None:
+            metrics.LOOKUP_MISSES.inc()
             return error(ctx, 404, f"vehicle_id: {ref.vehicle_id} is not in the online store")
-        value = float(served.predict(np.asarray([values], dtype=np.float64))[0])
+        row = np.asarray([values], dtype=np.float64)
+        value = float(self._logged(ctx, "/predict_by_id", served, row, [ref.vehicle_id])[0])
         return Prediction(predicted_reservations=value, model_version=served.version)
 
     @bentoml.api
@@ -143,7 +181,8 @@ class Fleetcast:
         if stored.snapshot_id is None:
             return error(ctx, 409, "no online snapshot yet: run the pipeline first")
         land(self.settings, vehicle)
-        value = float(served.predict(feature_matrix([vehicle]))[0])
+        row = feature_matrix([vehicle])
+        value = float(self._logged(ctx, "/vehicles", served, row, [vehicle.vehicle_id])[0])
         return Registered(vehicle_id=vehicle.vehicle_id, predicted_reservations=value,
                           model_version=served.version)  # fmt: skip
 

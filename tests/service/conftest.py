@@ -124,6 +124,16 @@ def trained_model(trained_store: TrainedStore) -> Any:
     return trained_version(store, store.registered_model, trained_store.result.trained.version)
 
 
+@pytest.fixture
+def fresh_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own, to stop and start at will."""
+    server = RedisServer(tmp_path / "redis")
+    server.folder.mkdir()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def service_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path_factory.mktemp("service-redis"))

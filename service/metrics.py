@@ -1,0 +1,100 @@
+"""fleetcast's Prometheus metrics, on the service's /metrics beside BentoML's own.
+
+BentoML gives every worker `PROMETHEUS_MULTIPROC_DIR` before it imports the service, and its
+/metrics sums the workers' files, so these are defined once, at module level. Gauges state how
+to merge workers: the served-version info gauge keeps one series per version any live worker
+serves; the per-worker version gauge keeps one series per worker.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from prometheus_client import Counter, Gauge, Histogram, multiprocess
+
+MODEL_INFO = Gauge(
+    "fleetcast_model_info",
+    "1 for each model version some live worker serves (retired versions are hidden).",
+    ["registered_model", "version"],
+    multiprocess_mode="livemax",
+)
+WORKER_MODEL_VERSION = Gauge(
+    "fleetcast_worker_model_version",
+    "The model version each live worker serves (one series per worker pid).",
+    ["registered_model"],  # labeled, so processes that serve no model report no series
+    multiprocess_mode="liveall",
+)
+PREDICTIONS = Counter(
+    "fleetcast_predictions",
+    "Predictions made, by route and model version (a batch counts each listing).",
+    ["route", "model_version"],
+)
+RELOADS = Counter(
+    "fleetcast_reloads",
+    "Reload attempts by trigger (startup, event, poll, api) and outcome (loaded, unchanged,"
+    " failed).",
+    ["trigger", "outcome"],
+)
+LOOKUP_SECONDS = Histogram(
+    "fleetcast_online_lookup_seconds",
+    "Time to get one vehicle's online features, hop to the lookup service included.",
+    buckets=(0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.5, 1.0, 5.0),
+)
+LOOKUP_MISSES = Counter(
+    "fleetcast_online_lookup_misses", "By-id lookups of a vehicle not in the online store."
+)
+LOOKUP_ERRORS = Counter(
+    "fleetcast_online_lookup_errors", "By-id lookups that failed (store or lookup unreachable)."
+)
+LOG_WRITTEN = Counter(
+    "fleetcast_prediction_log_written", "Predictions appended to the Redis prediction log."
+)
+LOG_DROPPED = Counter(
+    "fleetcast_prediction_log_dropped",
+    "Predictions dropped from a worker's log buffer while Redis was unreachable.",
+)
+LOG_BUFFERED = Gauge(
+    "fleetcast_prediction_log_buffered",
+    "Predictions waiting in the workers' buffers for the next flush.",
+    multiprocess_mode="livesum",
+)
+_RETIRED_INFO = re.compile(r"^fleetcast_model_info\{[^}]*\} 0\.0\n", re.MULTILINE)
+
+
+def served(registered_model: str, old: str | None, new: str) -> None:
+    """This worker swapped from `old` to `new`."""
+    if old is not None and old != new:
+        # Labels cannot be removed in multiprocess mode: 0 marks it retired (hidden below).
+        MODEL_INFO.labels(registered_model, old).set(0)
+    MODEL_INFO.labels(registered_model, new).set(1)
+    WORKER_MODEL_VERSION.labels(registered_model).set(float(new))
+
+
+def without_retired(exposition: str) -> str:
+    """/metrics text without the versions no worker serves any more."""
+    return _RETIRED_INFO.sub("", exposition)
+
+
+def forget_dead_workers() -> list[int]:
+    """Drop live gauges of worker processes that are gone (BentoML never marks them dead, so
+    a restarted worker's old version would otherwise stay reported)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    dead: list[int] = []
+    for path in Path(folder).glob("gauge_live*_*.db") if folder else ():
+        pid = int(path.stem.rsplit("_", 1)[1])
+        if not _alive(pid):
+            multiprocess.mark_process_dead(pid)
+            dead.append(pid)
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True

@@ -1,0 +1,91 @@
+"""A worker's prediction-log buffer against a real Redis: one write per flush, nothing lost
+while Redis is down (up to the buffer bound), everything written at a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+import redis
+
+from features.formulas import FEATURE_NAMES
+from features.online import OnlineKeys
+from features.prediction_log import decode
+from features.settings import Settings
+from service.prediction_log import PredictionLog, RequestPredictions
+
+if TYPE_CHECKING:
+    from tests.service.conftest import RedisServer
+
+pytestmark = pytest.mark.integration
+
+
+def _settings(server: RedisServer, buffer: int = 1000) -> Settings:
+    return Settings(redis_url=server.url, redis_key_prefix="buffer-test",
+                    prediction_log_buffer=buffer)  # fmt: skip
+
+
+def _request(request_id: str, rows: int = 1) -> RequestPredictions:
+    features = np.arange(rows * len(FEATURE_NAMES), dtype=np.float64).reshape(rows, -1)
+    return RequestPredictions(request_id, 1_764_000_000.5, "/predict", "7", [None] * rows,
+                              features, np.full(rows, 2.5))  # fmt: skip
+
+
+def _stored(server: RedisServer, settings: Settings) -> list[str]:
+    client = redis.Redis.from_url(server.url)
+    entries = client.xrange(OnlineKeys(settings.redis_key_prefix).prediction_log)
+    return decode(entries)["request_id"].to_list()
+
+
+def test_a_flush_writes_every_row_of_every_request_in_order(fresh_redis: RedisServer) -> None:
+    settings = _settings(fresh_redis)
+    log = PredictionLog(settings)
+    log.record(_request("a"))
+    log.record(_request("b", rows=3))
+    assert asyncio.run(log.flush()) == 4
+    assert _stored(fresh_redis, settings) == ["a", "b", "b", "b"]
+    assert asyncio.run(log.flush()) == 0  # nothing pending: no write
+
+
+def test_while_redis_is_down_predictions_wait_and_are_written_when_it_is_back(
+    fresh_redis: RedisServer,
+) -> None:
+    settings = _settings(fresh_redis)
+    log = PredictionLog(settings)
+    fresh_redis.stop()
+
+    async def while_down() -> None:
+        log.record(_request("before"))
+        with pytest.raises((redis.RedisError, OSError)):
+            await log.flush()
+        log.record(_request("during"))
+
+    asyncio.run(while_down())
+    fresh_redis.start()
+    assert asyncio.run(log.flush()) == 2
+    assert _stored(fresh_redis, settings) == ["before", "during"]
+
+
+def test_past_the_buffer_bound_the_oldest_are_dropped(fresh_redis: RedisServer) -> None:
+    settings = _settings(fresh_redis, buffer=5)
+    log = PredictionLog(settings)
+    for i in range(8):
+        log.record(_request(f"r{i}"))
+    assert asyncio.run(log.flush()) == 5
+    assert _stored(fresh_redis, settings) == ["r3", "r4", "r5", "r6", "r7"]
+
+
+def test_a_clean_stop_writes_what_is_pending(fresh_redis: RedisServer) -> None:
+    settings = _settings(fresh_redis)
+
+    async def serve_then_stop() -> None:
+        log = PredictionLog(settings)
+        flusher = asyncio.create_task(log.flush_forever())
+        log.record(_request("last"))
+        flusher.cancel()  # the worker stops before the next periodic flush
+        await log.close()
+
+    asyncio.run(serve_then_stop())
+    assert _stored(fresh_redis, settings) == ["last"]

@@ -1,0 +1,98 @@
+"""The prediction log, end to end: the running service logs every answer, the drain flow stores
+them, and each stored row is the answer the client got."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pytest
+
+from features.formulas import FEATURE_NAMES, RAW_FEATURES
+from features.prediction_log import (
+    ITEM,
+    MODEL_VERSION,
+    PREDICTION,
+    REQUEST_ID,
+    ROUTE,
+    scan_predictions,
+)
+from features.schema import ENTITY
+from features.settings import Settings
+from flows.predictions import drain_predictions_flow
+from service.http import REQUEST_ID_HEADER, VERSION_HEADER
+
+if TYPE_CHECKING:
+    from tests.service.conftest import RunningService
+
+pytestmark = pytest.mark.integration
+FLUSHED_S = 3.0  # well past FLEETCAST_PREDICTION_LOG_FLUSH_SECONDS (0.5 s)
+
+
+def _drain(service: RunningService, home: Path, monkeypatch: pytest.MonkeyPatch) -> pl.DataFrame:
+    """Drain the service's log into `home` (its own, so other tests' drains do not mix in)."""
+    for key in ("REDIS_URL", "FLEETCAST_REDIS_KEY_PREFIX", "PREFECT_API_URL"):
+        monkeypatch.setenv(key, service.env[key])
+    monkeypatch.setenv("FLEETCAST_HOME", str(home))
+    drain_predictions_flow()
+    return scan_predictions(Settings()).collect()
+
+
+def test_every_answer_is_logged_once_with_its_version_route_and_inputs(
+    service: RunningService, listing: dict[str, Any], known_vehicle: int, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    answers: dict[str, tuple[str, str, list[float]]] = {}  # request id -> route, version, values
+    for n in range(20):
+        reply = service.post("/predict", listing | {"num_images": n})
+        answers[reply.headers[REQUEST_ID_HEADER]] = (
+            "/predict",
+            reply.headers[VERSION_HEADER],
+            [reply.json()["predicted_reservations"]],
+        )
+    batch = service.post("/predict_batch", {"listings": [listing, listing | {"technology": 0}]})
+    answers[batch.headers[REQUEST_ID_HEADER]] = (
+        "/predict_batch",
+        batch.headers[VERSION_HEADER],
+        batch.json()["predicted_reservations"],
+    )
+    by_id = service.post("/predict_by_id", {"vehicle_id": known_vehicle})
+    answers[by_id.headers[REQUEST_ID_HEADER]] = (
+        "/predict_by_id",
+        by_id.headers[VERSION_HEADER],
+        [by_id.json()["predicted_reservations"]],
+    )
+    time.sleep(FLUSHED_S)
+
+    logged = _drain(service, tmp_path / "home", monkeypatch)
+    ours = logged.filter(pl.col(REQUEST_ID).is_in(list(answers))).sort(REQUEST_ID, ITEM)
+    assert ours.height == 20 + 2 + 1  # each answer once: nothing lost, nothing twice
+    for (request_id,), rows in ours.group_by(REQUEST_ID):
+        route, version, values = answers[str(request_id)]
+        assert rows[ROUTE].unique().to_list() == [route]
+        assert rows[MODEL_VERSION].unique().to_list() == [version]
+        assert rows[PREDICTION].to_list() == values
+    first = ours.filter(pl.col(ROUTE) == "/predict_batch").row(0, named=True)
+    assert [first[name] for name in RAW_FEATURES] == [float(listing[n]) for n in RAW_FEATURES]
+    assert first["price_ratio"] == listing["actual_price"] / listing["recommended_price"]
+    assert ours.filter(pl.col(ROUTE) == "/predict_by_id")[ENTITY].to_list() == [known_vehicle]
+    assert ours.filter(pl.col(ROUTE) == "/predict")[ENTITY].null_count() == 20
+    assert set(FEATURE_NAMES) <= set(ours.columns)
+
+
+def test_a_second_drain_stores_only_what_is_new(
+    service: RunningService, listing: dict[str, Any], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    home = tmp_path / "home"
+    service.post("/predict", listing)
+    time.sleep(FLUSHED_S)
+    before = _drain(service, home, monkeypatch).height
+    ids = {service.post("/predict", listing).headers[REQUEST_ID_HEADER] for _ in range(5)}
+    time.sleep(FLUSHED_S)
+    after = _drain(service, home, monkeypatch)
+    assert after.height == before + 5
+    assert not after.select(REQUEST_ID, ITEM).is_duplicated().any()
+    assert ids <= set(after[REQUEST_ID])
