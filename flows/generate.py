@@ -4,6 +4,9 @@ Each listing's reservation count is negative binomial (Poisson with gamma mixing
 that falls with overpricing, rises with photos and the connected-car kit, peaks at a moderate
 description length and dips for street parking. Booking times follow weekly, seasonal and
 hour-of-day rhythms. Memory is bounded by `chunk_vehicles`, not by `n_vehicles`.
+
+A `ShiftedMonth` writes the drift scenario instead: new listings priced above the usual and
+with fewer photos, booked only in one month at the rate the same demand model gives them.
 """
 
 from __future__ import annotations
@@ -55,6 +58,28 @@ HOUR_WEIGHTS = np.array(
     [2, 1, 1, 1, 1, 2, 4, 6, 8, 9, 10, 11, 12, 11, 10, 10, 11, 12, 13, 14, 13, 10, 7, 4], float
 )
 SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class ShiftedMonth:
+    """A month of listings whose owners price above the usual and post fewer photos.
+
+    Reservations still follow the demand model, so the shifted attributes lower the counts
+    the way the model says they would; bookings fall in `month` only, at that month's share
+    of the year's demand. Written in the raw schema, ingest takes it like any other data.
+    """
+
+    month: int  # 1-12, of the generator's `year`
+    price_raise: float = 0.2  # actual price x (1 + price_raise), before rounding
+    images_removed: int = 2  # photos taken off each listing (never below 0)
+
+    def apply(self, listing: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The listing attributes with the shift applied (derived features follow at build)."""
+        raised = np.rint(listing["actual_price"] * (1 + self.price_raise))
+        return listing | {
+            "actual_price": np.maximum(raised, 1).astype(np.int64),
+            "num_images": np.maximum(listing["num_images"] - self.images_removed, 0),
+        }
 
 
 @dataclass(frozen=True)
@@ -130,18 +155,43 @@ def _day_weights(year: int) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _seconds_in_year(rng: np.random.Generator, n: int, year: int) -> np.ndarray:
-    """`n` booking times as seconds since the start of `year`, following the rhythms."""
-    days = _day_weights(year)
+def _month_days(year: int, month: int) -> slice:
+    """The days of `month`, counted from the start of `year`."""
+    first, end = dt.date(year, 1, 1), dt.date(year + month // 12, month % 12 + 1, 1)
+    return slice((dt.date(year, month, 1) - first).days, (end - first).days)
+
+
+def _period_weights(year: int, month: int | None) -> np.ndarray:
+    """Day probabilities of `year`, or of its `month` only (zero elsewhere, renormalized)."""
+    weights = _day_weights(year)
+    if month is None:
+        return weights
+    inside, days = np.zeros_like(weights), _month_days(year, month)
+    inside[days] = weights[days]
+    return inside / inside.sum()
+
+
+def _month_share(year: int, month: int | None) -> float:
+    """The share of a year's bookings that falls in `month` (1.0 for the whole year)."""
+    return 1.0 if month is None else float(_day_weights(year)[_month_days(year, month)].sum())
+
+
+def _seconds_in_year(
+    rng: np.random.Generator, n: int, year: int, month: int | None = None
+) -> np.ndarray:
+    """`n` booking times as seconds since the start of `year` (in `month` if given)."""
+    days = _period_weights(year, month)
     day = rng.choice(days.size, size=n, p=days)
     hour = rng.choice(24, size=n, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
     second_of_hour = rng.integers(0, 3600, size=n)
     return day * SECONDS_PER_DAY + hour * 3600 + second_of_hour
 
 
-def _booking_times(rng: np.random.Generator, owner: np.ndarray, year: int) -> np.ndarray:
+def _booking_times(
+    rng: np.random.Generator, owner: np.ndarray, year: int, month: int | None = None
+) -> np.ndarray:
     """Booking seconds for each reservation of `owner` (sorted ids), unique per vehicle."""
-    seconds = _seconds_in_year(rng, owner.size, year)
+    seconds = _seconds_in_year(rng, owner.size, year, month)
     while True:
         # Ingest drops exact duplicate rows, so a vehicle must never book the same second twice.
         order = np.lexsort((seconds, owner))
@@ -149,15 +199,16 @@ def _booking_times(rng: np.random.Generator, owner: np.ndarray, year: int) -> np
         clash = np.flatnonzero((owner[1:] == owner[:-1]) & (seconds[1:] == seconds[:-1])) + 1
         if clash.size == 0:
             return seconds
-        seconds[clash] = _seconds_in_year(rng, clash.size, year)
+        seconds[clash] = _seconds_in_year(rng, clash.size, year, month)
 
 
 def _reservations(
-    rng: np.random.Generator, ids: np.ndarray, counts: np.ndarray, year: int
-) -> pl.DataFrame:
+    rng: np.random.Generator, ids: np.ndarray, counts: np.ndarray, year: int,
+    month: int | None = None,
+) -> pl.DataFrame:  # fmt: skip
     """Reservation rows of one chunk, sorted by vehicle then time."""
     owner = np.repeat(ids, counts)
-    seconds = _booking_times(rng, owner, year)
+    seconds = _booking_times(rng, owner, year, month)
     epoch = int(dt.datetime(year, 1, 1, tzinfo=dt.UTC).timestamp())
     frame = pl.DataFrame({ENTITY: owner, "created_at": seconds + epoch})
     frame = frame.with_columns(pl.from_epoch("created_at", time_unit="s"))
@@ -169,8 +220,17 @@ def _write_header(handle: IO[bytes], names: list[str]) -> None:
     handle.write((",".join(names) + "\n").encode())
 
 
-def _check_args(n_vehicles: int, chunk_vehicles: int, per_vehicle: float | None) -> None:
+def _check_args(
+    n_vehicles: int, chunk_vehicles: int, per_vehicle: float | None, first_id: int,
+    shifted: ShiftedMonth | None,
+) -> None:  # fmt: skip
     """Reject arguments that would silently produce nonsense."""
+    if first_id < 1:
+        raise ValueError(f"first_id must be >= 1, got {first_id}")
+    if shifted is not None and not 1 <= shifted.month <= 12:
+        raise ValueError(f"shifted month must be 1-12, got {shifted.month}")
+    if shifted is not None and (shifted.price_raise <= -1 or shifted.images_removed < 0):
+        raise ValueError(f"shift must keep prices positive and remove photos, got {shifted}")
     if n_vehicles < 1:
         raise ValueError(f"n_vehicles must be >= 1, got {n_vehicles}")
     if chunk_vehicles < 1:
@@ -185,13 +245,17 @@ def _write_chunk(
     mean: float,
     year: int,
     out: tuple[IO[bytes], IO[bytes]],
+    shifted: ShiftedMonth | None = None,
 ) -> np.ndarray:
     """Append one chunk of listings and their reservations; returns the per-listing counts."""
     listing = _listings(rng, ids)
-    counts = _counts(rng, listing, mean)
+    month = None
+    if shifted is not None:
+        listing, month = shifted.apply(listing), shifted.month
+    counts = _counts(rng, listing, mean * _month_share(year, month))
     vehicles = pl.DataFrame(listing).select(columns(VehicleRecord))
     vehicles.write_csv(out[0], include_header=False)
-    reservations = _reservations(rng, ids, counts, year)
+    reservations = _reservations(rng, ids, counts, year, month)
     reservations.write_csv(out[1], include_header=False, datetime_format=TIMESTAMP_FORMAT)
     return counts
 
@@ -203,14 +267,22 @@ def generate(
     year: int = 2023,
     chunk_vehicles: int = 50_000,
     reservations_per_vehicle: float | None = None,
+    first_id: int = 1,
+    shifted: ShiftedMonth | None = None,
 ) -> GenerationSummary:
-    """Write `vehicles.csv` and `reservations.csv` under `out_dir`; same args, same bytes."""
-    _check_args(n_vehicles, chunk_vehicles, reservations_per_vehicle)
+    """Write `vehicles.csv` and `reservations.csv` under `out_dir`; same args, same bytes.
+
+    Vehicle ids run from `first_id`; `shifted` writes the drift scenario's month instead of a
+    year (give it ids the store does not hold yet, so the listings arrive as new ones).
+    """
+    _check_args(n_vehicles, chunk_vehicles, reservations_per_vehicle, first_id, shifted)
     mean = reservations_per_vehicle or DEFAULT_RESERVATIONS_PER_VEHICLE  # None -> calibrated
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = (out_dir / "vehicles.csv", out_dir / "reservations.csv")
-    rng = np.random.default_rng(seed)  # one stream, consumed chunk after chunk
+    # One stream, consumed chunk after chunk. A shifted month mixes its month into the seed,
+    # so its listings are new draws, not the year's listings again with the shift applied.
+    rng = np.random.default_rng(seed if shifted is None else [seed, year, shifted.month])
     n_reservations = n_zero = 0
     with ExitStack() as stack:
         # Temp files beside the targets, renamed over them only if every chunk was written.
@@ -218,9 +290,11 @@ def generate(
         vehicles_out, reservations_out = (stack.enter_context(open(t, "wb")) for t in tmp_paths)
         _write_header(vehicles_out, columns(VehicleRecord))
         _write_header(reservations_out, columns(ReservationRecord))
-        for start in range(1, n_vehicles + 1, chunk_vehicles):
-            ids = np.arange(start, min(start + chunk_vehicles, n_vehicles + 1), dtype=np.int64)
-            counts = _write_chunk(rng, ids, mean, year, (vehicles_out, reservations_out))
+        end = first_id + n_vehicles
+        for start in range(first_id, end, chunk_vehicles):
+            ids = np.arange(start, min(start + chunk_vehicles, end), dtype=np.int64)
+            out = (vehicles_out, reservations_out)
+            counts = _write_chunk(rng, ids, mean, year, out, shifted)
             n_reservations += int(counts.sum())
             n_zero += int(np.count_nonzero(counts == 0))
     return GenerationSummary(n_vehicles, n_reservations, n_zero, *paths)

@@ -10,7 +10,8 @@ import pytest
 
 import flows.generate as generate_module
 from features.schema import ENTITY, TIMESTAMP_FORMAT, ReservationRecord, VehicleRecord, columns
-from flows.generate import generate
+from features.settings import PROJECT_ROOT
+from flows.generate import DEFAULT_RESERVATIONS_PER_VEHICLE, ShiftedMonth, generate
 
 
 def _bytes(out_dir: Path) -> tuple[bytes, bytes]:
@@ -68,6 +69,41 @@ def test_reservations_per_vehicle_rescales_the_mean(tmp_path: Path) -> None:
     assert 18.5 <= summary.n_reservations / summary.n_vehicles <= 21.5
 
 
+def test_the_defaults_reproduce_the_shipped_data_byte_for_byte(tmp_path: Path) -> None:
+    generate(tmp_path)
+    assert _bytes(tmp_path) == _bytes(PROJECT_ROOT / "data")
+
+
+def test_a_shifted_month_raises_prices_drops_photos_and_books_only_in_that_month(
+    tmp_path: Path,
+) -> None:
+    base = generate(tmp_path / "base", n_vehicles=4000, seed=9, year=2024)
+    shifted = generate(tmp_path / "shifted", n_vehicles=4000, seed=9, year=2024, first_id=10_001,
+                       shifted=ShiftedMonth(month=3))  # fmt: skip
+    before, after = pl.read_csv(base.vehicles_path), pl.read_csv(shifted.vehicles_path)
+    for row in pl.read_csv(shifted.vehicles_path, infer_schema=False).iter_rows(named=True):
+        VehicleRecord.model_validate(row)
+    assert after[ENTITY].to_list() == list(range(10_001, 14_001))
+    ratio = (pl.col("actual_price") / pl.col("recommended_price")).median()
+    assert after.select(ratio).item() == pytest.approx(1.2 * before.select(ratio).item(), rel=0.05)
+    # Poisson(5) photos minus 2, never below 0: a mean near 3.1 instead of 5.
+    assert before["num_images"].mean() - after["num_images"].mean() == pytest.approx(1.9, abs=0.2)
+    assert after["num_images"].min() == 0
+    booked = pl.read_csv(shifted.reservations_path, try_parse_dates=True)["created_at"]
+    assert booked.min() >= dt.datetime(2024, 3, 1) and booked.max() < dt.datetime(2024, 4, 1)
+    # A month of the year's demand, and less of it: the demand model punishes the shift.
+    march = DEFAULT_RESERVATIONS_PER_VEHICLE * 31 / 366
+    assert 0.3 * march < shifted.n_reservations / shifted.n_vehicles < 0.9 * march
+
+
+def test_a_shifted_month_draws_new_listings_not_the_years_again(tmp_path: Path) -> None:
+    year = generate(tmp_path / "year", n_vehicles=200, year=2024)
+    month = generate(tmp_path / "month", n_vehicles=200, year=2024, shifted=ShiftedMonth(1))
+    unshifted = ["recommended_price", "description"]
+    first, second = (pl.read_csv(s.vehicles_path).select(unshifted) for s in (year, month))
+    assert not first.equals(second)
+
+
 def test_failed_run_leaves_previous_files_and_no_temp_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,8 +122,15 @@ def test_failed_run_leaves_previous_files_and_no_temp_files(
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n_vehicles": 0}, {"chunk_vehicles": 0}, {"reservations_per_vehicle": 0.0}],
+    [
+        {"n_vehicles": 0},
+        {"chunk_vehicles": 0},
+        {"reservations_per_vehicle": 0.0},
+        {"first_id": 0},
+        {"shifted": ShiftedMonth(month=13)},
+        {"shifted": ShiftedMonth(month=1, images_removed=-1)},
+    ],
 )
-def test_rejects_nonsense_arguments(tmp_path: Path, kwargs: dict[str, float]) -> None:
+def test_rejects_nonsense_arguments(tmp_path: Path, kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         generate(tmp_path, **kwargs)
