@@ -20,3 +20,7 @@ def model_resource(registered_model: str) -> dict[str, str]:
         "prefect.resource.id": f"fleetcast.model.{registered_model}",
         "prefect.resource.name": registered_model,
     }
+
+
+# Resource: `model_resource(registered_model)`, the model whose inputs or error drifted.
+DRIFT_DETECTED = "fleetcast.drift.detected"

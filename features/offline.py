@@ -106,6 +106,12 @@ def read_meta(settings: Settings, snapshot_id: str | None = None) -> SnapshotMet
     return SnapshotMeta(**json.loads(path.read_text()))
 
 
+def list_snapshots(settings: Settings) -> list[SnapshotMeta]:
+    """Metadata of every complete snapshot, in id order (unfinished temporary folders skipped)."""
+    folders = sorted(_snapshots_dir(settings).glob(f"[!.]*/{META_FILE}"))
+    return [SnapshotMeta(**json.loads(path.read_text())) for path in folders]
+
+
 def scan_snapshot(settings: Settings, snapshot_id: str | None = None) -> pl.LazyFrame:
     """The rows of a snapshot (default: the latest)."""
     meta = read_meta(settings, snapshot_id)
