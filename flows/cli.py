@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -21,6 +21,7 @@ from features.offline import SnapshotNotFoundError
 from features.prefect_server import stop_local, use_prefect_server
 from features.settings import PROJECT_ROOT, get_settings
 from flows import model_lines
+from flows.drift_data import NoChampionError
 from flows.evaluation import NotEnoughDataError
 from flows.families import UnknownFamilyError
 from flows.raw_store import EmptyStoreError
@@ -41,7 +42,7 @@ app.add_typer(server_app, name="server")
 # Errors a user can fix: printed as one line. Anything else is a bug and keeps its traceback.
 USER_ERRORS = (
     SourceError, EmptyStoreError, SnapshotNotFoundError, ValidationError, NotEnoughDataError,
-    UnknownFamilyError,
+    UnknownFamilyError, NoChampionError,
 )  # fmt: skip
 T = TypeVar("T")
 AsOf = Annotated[
@@ -77,14 +78,26 @@ def generate(
             min=0.1, help="Mean reservations per vehicle [default: calibrated to the shipped data]"
         ),
     ] = None,
+    first_id: Annotated[int, typer.Option(min=1, help="Id of the first vehicle")] = 1,
+    shifted_month: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=12,
+            help="Write the drift scenario instead: new listings priced 20% higher, "
+            "2 fewer photos, booked only in this month of --year",
+        ),
+    ] = None,
 ) -> None:
     """Write seeded synthetic vehicles.csv and reservations.csv in the raw schema."""
+    from flows.generate import ShiftedMonth
     from flows.generate import generate as run_generate
 
     out_dir = out or get_settings().data_dir
     summary = run_generate(
-        out_dir, n_vehicles=vehicles, seed=seed, year=year, reservations_per_vehicle=per_vehicle
-    )
+        out_dir, n_vehicles=vehicles, seed=seed, year=year, reservations_per_vehicle=per_vehicle,
+        first_id=first_id, shifted=ShiftedMonth(shifted_month) if shifted_month else None,
+    )  # fmt: skip
     typer.echo(summary)
 
 
@@ -145,6 +158,49 @@ def promote(
 
     result = _run(lambda: promote_flow(candidate_version=version, snapshot_id=snapshot))
     typer.echo(model_lines.decision(result))
+
+
+Current = Annotated[
+    Literal["predictions", "snapshot"],
+    typer.Option(help="Logged predictions of the window, or a feature snapshot"),
+]
+WindowDays = Annotated[
+    int | None,
+    typer.Option(min=1, help="Days of logged predictions [default: FLEETCAST_DRIFT_WINDOW_DAYS]"),
+]
+
+
+@app.command()
+def drain() -> None:
+    """Store the predictions the service logged in Redis as Parquet under FLEETCAST_HOME."""
+    _prefect()
+    from flows.predictions import drain_predictions_flow
+
+    result = _run(drain_predictions_flow)
+    typer.echo(f"stored {result.entries} logged predictions in {len(result.files)} files")
+
+
+@app.command()
+def drift(
+    current: Current = "predictions", snapshot: Snapshot = None, window_days: WindowDays = None
+) -> None:
+    """Compare the champion's training data with recent inputs and outcomes; announce drift."""
+    _prefect()
+    from flows.drift import drift_flow, summary_lines
+
+    result = _run(lambda: drift_flow(current=current, snapshot_id=snapshot,
+                                     window_days=window_days))  # fmt: skip
+    typer.echo("\n".join(summary_lines(result)))
+
+
+@app.command()
+def report(
+    current: Current = "predictions", snapshot: Snapshot = None, window_days: WindowDays = None
+) -> None:
+    """Write the drift report's HTML now (no Prefect run, no event) and print its path."""
+    from flows.drift import make_report  # needs no Prefect server
+
+    typer.echo(_run(lambda: make_report(get_settings(), current, snapshot, window_days)))
 
 
 @app.command()

@@ -34,11 +34,34 @@ from flows.deploy import WORK_POOL, declared_deployments, deploy_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# Downstream deployment -> the deployment whose completed runs start it.
-TRIGGERED_BY = {
-    "fleetcast-features": "fleetcast-ingest",
-    "fleetcast-train": "fleetcast-features",
-    "fleetcast-promote": "fleetcast-train",
+
+def _completed(upstream: str) -> dict[str, object]:
+    """A trigger on a completed run of the deployment `upstream`."""
+    return {
+        "expect": ["prefect.flow-run.Completed"],
+        "match": {"prefect.resource.id": "prefect.flow-run.*"},
+        "match_related": {
+            "prefect.resource.role": "deployment",
+            "prefect.resource.name": upstream,
+        },
+    }
+
+
+DRIFT = {
+    "expect": ["fleetcast.drift.detected"],
+    "match": {"prefect.resource.id": "fleetcast.model.*"},
+    "match_related": {},
+}
+# Deployment -> what starts it (one automation each).
+TRIGGERS = {
+    "fleetcast-features": [_completed("fleetcast-ingest")],
+    "fleetcast-train": [_completed("fleetcast-features"), DRIFT],
+    "fleetcast-promote": [_completed("fleetcast-train")],
+}
+SCHEDULES = {  # deployment -> its cron (UTC); the others have none
+    "fleetcast-ingest": "0 2 * * *",
+    "fleetcast-predictions": "*/15 * * * *",
+    "fleetcast-drift": "0 5 * * *",
 }
 RUN_TIMEOUT_S = 120
 # What `fleetcast deploy` does after connecting to Prefect, minus the CLI wiring.
@@ -79,27 +102,23 @@ def _entrypoint_exists(entrypoint: str) -> bool:
     return (PROJECT_ROOT / entrypoint.split(":")[0]).exists()
 
 
-def _assert_trigger(name: str, deployment: DeploymentResponse) -> None:
-    """The deployment owns one automation iff it is triggered, run by a completed upstream."""
+def _assert_triggers(name: str, deployment: DeploymentResponse) -> None:
+    """The deployment owns one automation per declared trigger, each running it."""
     with get_client(sync_client=True) as client:
         automations = client.read_resource_related_automations(
             f"prefect.deployment.{deployment.id}"
         )
-    if name not in TRIGGERED_BY:
-        assert automations == []
-        return
-    (automation,) = automations
-    trigger = automation.trigger.model_dump(mode="json")
-    assert automation.enabled
-    assert trigger["posture"] == "Reactive"
-    assert trigger["expect"] == ["prefect.flow-run.Completed"]
-    assert trigger["match"] == {"prefect.resource.id": "prefect.flow-run.*"}
-    assert trigger["match_related"] == {
-        "prefect.resource.role": "deployment",
-        "prefect.resource.name": TRIGGERED_BY[name],
-    }
-    (action,) = automation.actions
-    assert (action.type, action.deployment_id) == ("run-deployment", deployment.id)
+    found = []
+    for automation in automations:
+        trigger = automation.trigger.model_dump(mode="json")
+        assert automation.enabled and trigger["posture"] == "Reactive"
+        (action,) = automation.actions
+        assert (action.type, action.deployment_id) == ("run-deployment", deployment.id)
+        related = trigger["match_related"] or {}
+        found.append({"expect": trigger["expect"], "match": trigger["match"],
+                      "match_related": related})  # fmt: skip
+    key = repr
+    assert sorted(found, key=key) == sorted(TRIGGERS.get(name, []), key=key)
 
 
 def test_deploy_applies_every_deployment_with_its_schedule_and_trigger(
@@ -118,9 +137,9 @@ def test_deploy_applies_every_deployment_with_its_schedule_and_trigger(
             {"prefect.deployments.steps.set_working_directory": {"directory": str(PROJECT_ROOT)}}
         ]
         schedules = [(s.schedule, s.active) for s in deployment.schedules]
-        daily = [(CronSchedule(cron="0 2 * * *", timezone="UTC"), True)]
-        assert schedules == (daily if name == "fleetcast-ingest" else [])
-        _assert_trigger(name, deployment)
+        cron = SCHEDULES.get(name)
+        assert schedules == ([(CronSchedule(cron=cron, timezone="UTC"), True)] if cron else [])
+        _assert_triggers(name, deployment)
     if missing := sorted(set(declared) - set(present)):
         pytest.skip(f"checked {present}; entrypoint not written yet for {missing}")
 
