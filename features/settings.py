@@ -97,6 +97,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="How often each worker checks the champion alias (safety net)."
     )
 
+    prediction_log: bool = Field(
+        True, description="Log every prediction (off only to measure what logging costs)."
+    )
     prediction_log_flush_seconds: float = Field(
         0.5,
         gt=0,

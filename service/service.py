@@ -118,8 +118,9 @@ class Fleetcast:
         request_id = uuid.uuid4().hex
         ctx.response.headers[REQUEST_ID_HEADER] = request_id
         ids = vehicle_ids if vehicle_ids is not None else [None] * len(values)
-        self.log.record(RequestPredictions(request_id, time.time(), route, served.version,
-                                           ids, features, values))  # fmt: skip
+        if self.settings.prediction_log:
+            self.log.record(RequestPredictions(request_id, time.time(), route, served.version,
+                                               ids, features, values))  # fmt: skip
         metrics.PREDICTIONS.labels(route, served.version).inc(len(values))
         return values
 
