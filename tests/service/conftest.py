@@ -179,7 +179,7 @@ def _materialize(settings: Settings) -> None:
                     batch_size=settings.online_write_batch, keep=2, as_of=meta.as_of)  # fmt: skip
 
 
-def _wait_ready(running: RunningService) -> None:
+def wait_ready(running: RunningService) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
@@ -197,7 +197,7 @@ def _wait_ready(running: RunningService) -> None:
     pytest.fail(f"the service was not ready within {READY_TIMEOUT_S:.0f} s:\n{running.tail()}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the whole process group (workers, lookup), then SIGKILL whatever is left."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
@@ -219,6 +219,18 @@ def service(
     settings = _settings_of(env)
     register_constant(settings, trained_model, constant=12.0)
     _materialize(settings)
+    running = launch(env, tmp, service_redis)
+    try:
+        wait_ready(running)
+        yield running
+    finally:
+        stop(running.process)
+
+
+def launch(env: dict[str, str], tmp: Path, redis_server: RedisServer) -> RunningService:
+    """`bentoml serve` of the service with `env` on a free port, its log and state in `tmp`.
+    Wait with `wait_ready`; stop with `stop`."""
+    env = env | {"BENTOML_HOME": str(tmp / "bentoml")}
     port = free_port()
     log = tmp / "service.log"
     command = [str(PROJECT_ROOT / ".venv/bin/bentoml"), "serve", "service.service:Fleetcast",
@@ -226,12 +238,29 @@ def service(
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    running = RunningService(f"http://127.0.0.1:{port}", env, settings, log, process, service_redis)
-    try:
-        _wait_ready(running)
-        yield running
-    finally:
-        _stop(process)
+    return RunningService(f"http://127.0.0.1:{port}", env, _settings_of(env), log, process,
+                          redis_server)  # fmt: skip
+
+
+@pytest.fixture
+def another_service(
+    service: RunningService, tmp_path: Path
+) -> Iterator[Callable[[dict[str, str]], RunningService]]:
+    """Start a second service like `service` (same store, Redis, model), with env overrides;
+    each one started is stopped at the end of the test."""
+    started: list[RunningService] = []
+
+    def start(overrides: dict[str, str]) -> RunningService:
+        folder = tmp_path / f"service-{len(started)}"
+        folder.mkdir()
+        running = launch(service.env | overrides, folder, service.redis)
+        started.append(running)
+        wait_ready(running)
+        return running
+
+    yield start
+    for running in started:
+        stop(running.process)
 
 
 @pytest.hookimpl(wrapper=True)
