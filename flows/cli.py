@@ -17,15 +17,9 @@ from typing import Annotated, Literal, TypeVar
 import typer
 from pydantic import ValidationError
 
-from features.offline import SnapshotNotFoundError
 from features.prefect_server import stop_local, use_prefect_server
 from features.settings import PROJECT_ROOT, get_settings
 from flows import model_lines
-from flows.drift_data import NoChampionError
-from flows.evaluation import NotEnoughDataError
-from flows.families import UnknownFamilyError
-from flows.raw_store import EmptyStoreError
-from flows.sources import SourceError
 
 app = typer.Typer(
     help="fleetcast: forecast reservations per car-sharing listing.", no_args_is_help=True
@@ -39,11 +33,6 @@ server_app = typer.Typer(
 app.add_typer(redis_app, name="redis")
 app.add_typer(server_app, name="server")
 
-# Errors a user can fix: printed as one line. Anything else is a bug and keeps its traceback.
-USER_ERRORS = (
-    SourceError, EmptyStoreError, SnapshotNotFoundError, ValidationError, NotEnoughDataError,
-    UnknownFamilyError, NoChampionError,
-)  # fmt: skip
 T = TypeVar("T")
 AsOf = Annotated[
     dt.datetime | None, typer.Option(help="Only data before this instant counts [default: now]")
@@ -55,11 +44,28 @@ def _prefect() -> str:
     return use_prefect_server(get_settings())
 
 
+def user_errors() -> tuple[type[Exception], ...]:
+    """Errors a user can fix: printed as one line. Anything else is a bug and keeps its
+    traceback. Imported here, not at the top: their modules pull in scikit-learn and Polars,
+    seconds that `fleetcast --help` should not pay."""
+    from features.offline import SnapshotNotFoundError
+    from flows.drift_data import NoChampionError
+    from flows.evaluation import NotEnoughDataError
+    from flows.families import UnknownFamilyError
+    from flows.raw_store import EmptyStoreError
+    from flows.sources import SourceError
+
+    return (SourceError, EmptyStoreError, SnapshotNotFoundError, ValidationError,
+            NotEnoughDataError, UnknownFamilyError, NoChampionError)  # fmt: skip
+
+
 def _run(flow_call: Callable[[], T]) -> T:
     """Run a flow; a user error becomes one line on stderr and exit code 1."""
     try:
         return flow_call()
-    except USER_ERRORS as error:
+    except Exception as error:
+        if not isinstance(error, user_errors()):
+            raise
         typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
 
