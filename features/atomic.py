@@ -1,7 +1,9 @@
-"""Atomic file writes: readers see the old file or the new one, never half of either."""
+"""Atomic file writes (readers see the old file or the new one, never half of either) and an
+exclusive lock across processes."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import uuid
 from collections.abc import Iterator
@@ -36,3 +38,13 @@ def write_text_atomic(target: Path, text: str) -> None:
     """Replace `target`'s content with `text` atomically."""
     with atomic_path(target) as tmp:
         tmp.write_text(text)
+
+
+@contextmanager
+def exclusive_lock(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_file` (created with its folder) for the block, across
+    processes; released when the block ends or the process dies."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

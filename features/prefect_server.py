@@ -8,7 +8,6 @@ connect at once instead of paying the ~20 s a cold server needs. `fleetcast serv
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -19,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from features.atomic import write_text_atomic
+from features.atomic import exclusive_lock, write_text_atomic
 from features.redis_server import free_port
 from features.settings import Settings
 
@@ -105,9 +104,7 @@ def start_local(settings: Settings, port: int | None = None) -> str:
 
 def ensure_local(settings: Settings) -> str:
     """The local server's API URL, starting it if it is not running (one starter at a time)."""
-    settings.prefect_home.mkdir(parents=True, exist_ok=True)
-    with open(settings.prefect_home / "start.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(settings.prefect_home / "start.lock"):
         return running_local_url(settings) or start_local(settings)
 
 

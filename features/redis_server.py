@@ -8,7 +8,6 @@ just connect, so a long-lived server (`fleetcast redis start`) outlives the flow
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import socket
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import redis
 
+from features.atomic import exclusive_lock
 from features.settings import Settings
 
 START_TIMEOUT_S = 15.0
@@ -97,9 +97,7 @@ def stop_embedded(settings: Settings, url: str, process: subprocess.Popen[bytes]
 
 @contextmanager
 def _start_lock(settings: Settings) -> Iterator[None]:
-    settings.redis_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.redis_dir / "start.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes must not start two servers
+    with exclusive_lock(settings.redis_dir / "start.lock"):  # one server, not two
         yield
 
 

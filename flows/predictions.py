@@ -8,7 +8,6 @@ lost or stored twice. One drain at a time (a file lock).
 
 from __future__ import annotations
 
-import fcntl
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from features.atomic import atomic_path, write_text_atomic
+from features.atomic import atomic_path, exclusive_lock, write_text_atomic
 from features.online import OnlineKeys
 from features.prediction_log import CHECKPOINT_FILE, STREAM_ID, decode, stream_id_after
 from features.redis_server import redis_client
@@ -72,9 +71,7 @@ def trim_stored(settings: Settings, last_id: str) -> int:
 
 @contextmanager
 def _one_drain_at_a_time(settings: Settings) -> Iterator[None]:
-    settings.predictions_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.predictions_dir / "drain.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(settings.predictions_dir / "drain.lock"):
         yield
 
 

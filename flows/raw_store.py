@@ -8,7 +8,6 @@ committed store intact; unreferenced parts are removed by the next writer. One w
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import uuid
 from collections.abc import Iterator, Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from features.atomic import write_text_atomic
+from features.atomic import exclusive_lock, write_text_atomic
 from features.schema import INGEST_SEQ, VALID_FROM, ReservationRecord, VehicleRecord, polars_schema
 from features.settings import Settings
 
@@ -116,7 +115,5 @@ def remove_orphans(settings: Settings, manifest: Manifest) -> int:
 @contextmanager
 def write_lock(settings: Settings) -> Iterator[None]:
     """Exclusive right to change the raw store, across processes."""
-    settings.raw_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.raw_dir / "write.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(settings.raw_dir / "write.lock"):
         yield
