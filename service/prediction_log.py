@@ -60,14 +60,14 @@ class PredictionLog:
         self._failing = False
 
     def record(self, request: RequestPredictions) -> None:
-        """Keep one request's predictions for the next flush: no I/O, O(1)."""
+        """Keep one request's predictions for the next flush: no I/O, O(1). (The buffered
+        gauge is set by each flush attempt, every flush interval, not per request.)"""
         self._pending.append(request)
         self._rows += len(request.predictions)
         while self._rows > self._settings.prediction_log_buffer and len(self._pending) > 1:
             dropped = self._pending.popleft()
             self._rows -= len(dropped.predictions)
             metrics.LOG_DROPPED.inc(len(dropped.predictions))
-        metrics.LOG_BUFFERED.set(self._rows)
 
     async def flush(self) -> int:
         """Append everything pending to the stream in one round trip; the count written.

@@ -28,16 +28,24 @@ if TYPE_CHECKING:
     from tests.service.conftest import RunningService
 
 pytestmark = pytest.mark.integration
-FLUSHED_S = 3.0  # well past FLEETCAST_PREDICTION_LOG_FLUSH_SECONDS (0.5 s)
+FLUSH_DEADLINE_S = 30.0  # the workers flush every 0.5 s; this only bounds a broken flush
 
 
-def _drain(service: RunningService, home: Path, monkeypatch: pytest.MonkeyPatch) -> pl.DataFrame:
-    """Drain the service's log into `home` (its own, so other tests' drains do not mix in)."""
+def _drain(
+    service: RunningService, home: Path, monkeypatch: pytest.MonkeyPatch, request_ids: set[str]
+) -> pl.DataFrame:
+    """Drain the service's log into `home` (its own, so other tests' drains do not mix in)
+    until every one of `request_ids` is stored; everything stored there."""
     for key in ("REDIS_URL", "FLEETCAST_REDIS_KEY_PREFIX", "PREFECT_API_URL"):
         monkeypatch.setenv(key, service.env[key])
     monkeypatch.setenv("FLEETCAST_HOME", str(home))
-    drain_predictions_flow()
-    return scan_predictions(Settings()).collect()
+    deadline = time.monotonic() + FLUSH_DEADLINE_S
+    while True:
+        drain_predictions_flow()
+        stored = scan_predictions(Settings()).collect()
+        if request_ids <= set(stored[REQUEST_ID]) or time.monotonic() > deadline:
+            return stored
+        time.sleep(0.2)
 
 
 def test_every_answer_is_logged_once_with_its_version_route_and_inputs(
@@ -64,9 +72,7 @@ def test_every_answer_is_logged_once_with_its_version_route_and_inputs(
         by_id.headers[VERSION_HEADER],
         [by_id.json()["predicted_reservations"]],
     )
-    time.sleep(FLUSHED_S)
-
-    logged = _drain(service, tmp_path / "home", monkeypatch)
+    logged = _drain(service, tmp_path / "home", monkeypatch, set(answers))
     ours = logged.filter(pl.col(REQUEST_ID).is_in(list(answers))).sort(REQUEST_ID, ITEM)
     assert ours.height == 20 + 2 + 1  # each answer once: nothing lost, nothing twice
     for (request_id,), rows in ours.group_by(REQUEST_ID):
@@ -87,12 +93,10 @@ def test_a_second_drain_stores_only_what_is_new(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     home = tmp_path / "home"
-    service.post("/predict", listing)
-    time.sleep(FLUSHED_S)
-    before = _drain(service, home, monkeypatch).height
+    first = service.post("/predict", listing).headers[REQUEST_ID_HEADER]
+    before = _drain(service, home, monkeypatch, {first}).height
     ids = {service.post("/predict", listing).headers[REQUEST_ID_HEADER] for _ in range(5)}
-    time.sleep(FLUSHED_S)
-    after = _drain(service, home, monkeypatch)
+    after = _drain(service, home, monkeypatch, ids)
     assert after.height == before + 5
     assert not after.select(REQUEST_ID, ITEM).is_duplicated().any()
     assert ids <= set(after[REQUEST_ID])
