@@ -81,11 +81,23 @@ class Settings(BaseSettings):
     )
     dask_address: str | None = Field(
         None,
-        description="Dask scheduler (tcp://host:port) for the training fan-out; unset: threads.",
+        description="Dask scheduler (tcp://host:port) for the training fan-out and the "
+        "partitioned feature build; unset: threads and one process.",
+    )
+    feature_partitions: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="Partitions (by a stable hash of vehicle_id) of the feature build on Dask.",
     )
 
     admin_token: SecretStr | None = Field(
         None, description="Bearer token of the service's admin routes; unset disables them."
+    )
+    cors_origins: list[str] = Field(
+        [],
+        description="Browser origins allowed to call the service (JSON list); empty: no CORS "
+        "headers, so browsers on other origins are refused.",
     )
     service_port: int = Field(3000, ge=1, le=65535, description="Port of the BentoML service.")
     service_workers: int = Field(2, ge=1, le=64, description="BentoML worker processes.")
