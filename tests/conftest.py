@@ -22,6 +22,9 @@ from features.prefect_server import start_local, stop_local
 from features.redis_server import free_port, start_embedded, stop_embedded
 from features.settings import PROJECT_ROOT, Settings
 
+# The real BentoML service fixtures, shared by tests/service/ and tests/reliability/.
+pytest_plugins = ["service_fixtures"]
+
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="fleetcast-tests-"))
 _PREFECT_PORT = free_port()
 

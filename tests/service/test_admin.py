@@ -13,7 +13,7 @@ from features.settings import Settings
 from service.http import admin_refusal
 
 if TYPE_CHECKING:
-    from tests.service.conftest import RunningService
+    from service_fixtures import RunningService
 
 WRONG_AUTH: dict[str, Callable[[str], str | None]] = {  # case -> header, given the real token
     "no header": lambda _: None,

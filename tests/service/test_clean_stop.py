@@ -16,7 +16,7 @@ from features.prediction_log import decode
 from service.http import REQUEST_ID_HEADER
 
 if TYPE_CHECKING:
-    from tests.service.conftest import RunningService
+    from service_fixtures import RunningService
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -18,7 +18,7 @@ from flows import tracking
 from service.http import VERSION_HEADER
 
 if TYPE_CHECKING:
-    from tests.service.conftest import RunningService
+    from service_fixtures import RunningService
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from metrics_support import scrape, value
 from service.http import VERSION_HEADER
 
 if TYPE_CHECKING:
-    from tests.service.conftest import RunningService
+    from service_fixtures import RunningService
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from features.settings import Settings
 from service.prediction_log import PredictionLog, RequestPredictions
 
 if TYPE_CHECKING:
-    from tests.service.conftest import RedisServer
+    from service_fixtures import RedisServer
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,7 @@ from flows.predictions import drain_predictions_flow
 from service.http import REQUEST_ID_HEADER, VERSION_HEADER
 
 if TYPE_CHECKING:
-    from tests.service.conftest import RunningService
+    from service_fixtures import RunningService
 
 pytestmark = pytest.mark.integration
 FLUSH_DEADLINE_S = 30.0  # the workers flush every 0.5 s; this only bounds a broken flush

@@ -10,7 +10,7 @@ import pytest
 from factories import vehicle
 
 if TYPE_CHECKING:
-    from tests.service.conftest import RunningService
+    from service_fixtures import RunningService
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 HEAL_TIMEOUT_S = 20.0

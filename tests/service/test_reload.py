@@ -27,7 +27,7 @@ from flows.promote import Promotion, promote_flow
 from service.http import VERSION_HEADER
 
 if TYPE_CHECKING:
-    from tests.service.conftest import RunningService, WorkerInfo
+    from service_fixtures import RunningService, WorkerInfo
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 IN_FLIGHT = 24  # concurrent requests kept open by the load loop

@@ -11,7 +11,7 @@ import pytest
 from factories import vehicle
 
 if TYPE_CHECKING:
-    from tests.service.conftest import RunningService
+    from service_fixtures import RunningService
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,7 @@
-"""One real BentoML service for the service tests, as `bentoml serve` runs it in production.
+"""One real BentoML service for the service and reliability tests, as `bentoml serve` runs it.
+
+A plugin of the root conftest, so `tests/service/` and `tests/reliability/` share one session
+service.
 
 It serves a registered-model name of its own in the trained store's MLflow (so promotions here
 cannot disturb other tests), starting from a constant model as champion, reads a redis-server
