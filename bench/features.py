@@ -47,7 +47,7 @@ def polars_child(home: str, as_of: str, out_path: str, repeat: int) -> None:
     settings = Settings(home=Path(home))
     cut = dt.datetime.fromisoformat(as_of)
 
-    def build() -> Any:  # exactly what flows.feature_build.build_table runs
+    def build() -> Any:  # what flows.feature_build.build_partition runs for one partition
         return feature_table(
             raw_store.scan(settings, "vehicles"),
             raw_store.scan(settings, "reservations"),

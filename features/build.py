@@ -7,6 +7,7 @@ import datetime as dt
 import polars as pl
 
 from features.formulas import FEATURE_NAMES, FIRST_SEEN, TARGET, TARGET_AGG, with_features
+from features.hashing import id_bucket
 from features.schema import ENTITY, INGEST_SEQ, VALID_FROM
 
 SNAPSHOT_COLUMNS = (ENTITY, *FEATURE_NAMES, FIRST_SEEN, TARGET)
@@ -28,17 +29,36 @@ def bookings_before(reservations: pl.LazyFrame, as_of: dt.datetime) -> pl.DataFr
     )
 
 
+def history_start(reservations: pl.LazyFrame, as_of: dt.datetime) -> dt.datetime | None:
+    """When the data's history begins: the first reservation before `as_of` (None if none)."""
+    first = reservations.filter(pl.col("created_at") < as_of).select(pl.col("created_at").min())
+    return first.collect().item()
+
+
+def in_partition(partition: int, partitions: int) -> pl.Expr:
+    """Rows of the vehicles in `partition` of `partitions` (by the stable id hash)."""
+    return id_bucket(pl.col(ENTITY), partitions) == partition
+
+
 def feature_table(
-    vehicles: pl.LazyFrame, reservations: pl.LazyFrame, as_of: dt.datetime, new_listing_days: int
+    vehicles: pl.LazyFrame,
+    reservations: pl.LazyFrame,
+    as_of: dt.datetime,
+    new_listing_days: int,
+    start: dt.datetime | None = None,
 ) -> pl.LazyFrame:
     """Features, first-seen time and label of every vehicle known at `as_of`.
 
     Only data known before `as_of` counts, so an old snapshot can be rebuilt exactly. A vehicle
     first seen less than `new_listing_days` before `as_of` has a null label: too new to have a
     full observation window, it is kept for online lookups but not for training.
+
+    `start` is when the data's history begins (`history_start`), computed here unless given: a
+    partition of the vehicles must be given the whole data's start to match the full build.
     """
     bookings = bookings_before(reservations, as_of)
-    start = bookings["_first_booking"].min()  # when the data's history begins
+    if start is None:
+        start = bookings["_first_booking"].min()
     known = vehicles.filter(pl.col(VALID_FROM).is_null() | (pl.col(VALID_FROM) <= as_of))
     # Null VALID_FROM means "present since the history began" (the store's first load).
     listed = known.group_by(ENTITY).agg(

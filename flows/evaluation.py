@@ -13,21 +13,17 @@ from sklearn.metrics import mean_absolute_error, mean_poisson_deviance, mean_squ
 from sklearn.model_selection import RepeatedKFold
 
 from features.formulas import FEATURE_NAMES, TARGET
+from features.hashing import id_bucket
 from features.registry import METRICS
 from features.schema import ENTITY
 
-# Fibonacci hashing: id * 2^32/phi mod 2^32, scaled to [0, 100). Stable across runs, machines
-# and library versions (unlike Polars' or Python's hash), and it spreads sequential ids evenly.
-_GOLDEN = 2_654_435_769
-_MOD = 2**32
 # Poisson deviance is undefined for a zero prediction; trees can predict exactly 0.
 _MIN_PREDICTION = 1e-6
 
 
 def holdout_bucket(vehicle_id: pl.Expr) -> pl.Expr:
     """The vehicle's bucket in [0, 100); buckets below `holdout_percent` are the holdout."""
-    mixed = ((vehicle_id.cast(pl.UInt64) % _MOD) * _GOLDEN) % _MOD
-    return (mixed * 100 // _MOD).cast(pl.Int32)
+    return id_bucket(vehicle_id, 100)
 
 
 def is_holdout(percent: int) -> pl.Expr:

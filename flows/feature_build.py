@@ -1,22 +1,32 @@
-"""Feature build flow: raw store -> point-in-time offline snapshot -> Redis online store."""
+"""Feature build flow: raw store -> point-in-time offline snapshot -> Redis online store.
+
+On a Dask cluster (`FLEETCAST_DASK_ADDRESS`) the table is built in hash partitions of the
+vehicle ids, side by side, and merged; each partition holds all rows of its vehicles, and the
+one global input (when the data's history begins) is computed once, so the merge is exactly
+the single-process table.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
+from prefect.utilities.annotations import unmapped
 
-from features.build import feature_table
+from features.build import feature_table, history_start, in_partition
 from features.events import FEATURES_MATERIALIZED, snapshot_resource
 from features.offline import SnapshotMeta, scan_snapshot, write_snapshot
 from features.online import OnlineKeys
 from features.redis_server import redis_client
+from features.schema import ENTITY
 from features.settings import Settings, get_settings
 from flows import raw_store
 from flows.online_store import MaterializeResult, materialize
+from flows.runners import SettingsTaskRunner
 
 
 def normalize_as_of(as_of: dt.datetime | None) -> dt.datetime:
@@ -28,26 +38,60 @@ def normalize_as_of(as_of: dt.datetime | None) -> dt.datetime:
     return as_of
 
 
+@dataclass(frozen=True)
+class BuildPlan:
+    """What every partition of one build reads: the same committed parts, the same history."""
+
+    as_of: dt.datetime
+    parts: dict[str, list[str]]
+    raw_version: int
+    start: dt.datetime | None
+
+
 @task(cache_policy=NO_CACHE)
-def build_table(settings: Settings, as_of: dt.datetime) -> tuple[pl.DataFrame, int]:
-    """Compute every known vehicle's features and label as of `as_of` from the raw store."""
+def plan_build(settings: Settings, as_of: dt.datetime) -> BuildPlan:
+    """Pin the raw store's committed parts (a concurrent ingest cannot change the build)."""
     manifest = raw_store.load_manifest(settings)
     if not manifest.parts["vehicles"]:
         raise raw_store.EmptyStoreError(
             f"the raw store under {settings.raw_dir} has no vehicles: run ingest"
         )
-    vehicles = raw_store.scan(settings, "vehicles", manifest.parts["vehicles"])
     reservations = raw_store.scan(settings, "reservations", manifest.parts["reservations"])
-    table = feature_table(vehicles, reservations, as_of, settings.new_listing_days).collect()
-    return table, manifest.version
+    return BuildPlan(as_of, manifest.parts, manifest.version, history_start(reservations, as_of))
 
 
 @task(cache_policy=NO_CACHE)
-def write_offline(
-    settings: Settings, table: pl.DataFrame, as_of: dt.datetime, raw_version: int
-) -> SnapshotMeta:
+def build_partition(
+    settings: Settings, plan: BuildPlan, partition: int = 0, partitions: int = 1
+) -> pl.DataFrame:
+    """Features and labels of the vehicles in one hash partition (all of them if one)."""
+    vehicles = raw_store.scan(settings, "vehicles", plan.parts["vehicles"])
+    reservations = raw_store.scan(settings, "reservations", plan.parts["reservations"])
+    if partitions > 1:
+        vehicles = vehicles.filter(in_partition(partition, partitions))
+        reservations = reservations.filter(in_partition(partition, partitions))
+    table = feature_table(
+        vehicles, reservations, plan.as_of, settings.new_listing_days, start=plan.start
+    )
+    return table.collect()
+
+
+def build_table(settings: Settings, plan: BuildPlan) -> pl.DataFrame:
+    """The snapshot table: one Polars build here, or hash partitions built side by side on the
+    configured Dask cluster and merged into exactly the same table."""
+    if not settings.dask_address or settings.feature_partitions == 1:
+        return build_partition(settings, plan)
+    partitions = settings.feature_partitions
+    futures = build_partition.map(
+        unmapped(settings), unmapped(plan), range(partitions), unmapped(partitions)
+    )
+    return pl.concat(futures.result()).sort(ENTITY)
+
+
+@task(cache_policy=NO_CACHE)
+def write_offline(settings: Settings, table: pl.DataFrame, plan: BuildPlan) -> SnapshotMeta:
     """Write the offline snapshot and point `latest` at it."""
-    return write_snapshot(settings, table, as_of, raw_version)
+    return write_snapshot(settings, table, plan.as_of, plan.raw_version)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
@@ -82,16 +126,16 @@ def announce(meta: SnapshotMeta, online: MaterializeResult) -> None:
     )  # fmt: skip
 
 
-@flow(name="features")
+@flow(name="features", task_runner=SettingsTaskRunner())
 def feature_build_flow(as_of: dt.datetime | None = None) -> SnapshotMeta:
     """Build the point-in-time feature snapshot as of `as_of` (default now), write it offline
     (Parquet, with id and content hash) and online (Redis, atomic switch), then emit
     `fleetcast.features.materialized`.
     """
     settings = get_settings()
-    cut = normalize_as_of(as_of)
-    table, raw_version = build_table(settings, cut)
-    meta = write_offline(settings, table, cut, raw_version)
+    plan = plan_build(settings, normalize_as_of(as_of))
+    table = build_table(settings, plan)
+    meta = write_offline(settings, table, plan)
     online = write_online(settings, meta)
     announce(meta, online)
     return meta
