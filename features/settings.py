@@ -15,8 +15,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     """fleetcast settings; each field is read from `FLEETCAST_<NAME>` (see the README's table)."""
 
+    # An empty variable means unset (compose's env files write `NAME=`): an empty admin token
+    # must disable the admin routes, not accept an empty bearer.
     model_config = SettingsConfigDict(
-        env_prefix="FLEETCAST_", frozen=True, extra="ignore", populate_by_name=True
+        env_prefix="FLEETCAST_",
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+        env_ignore_empty=True,
     )
 
     home: Path = Field(
@@ -92,7 +98,10 @@ class Settings(BaseSettings):
     )
 
     admin_token: SecretStr | None = Field(
-        None, description="Bearer token of the service's admin routes; unset disables them."
+        None,
+        min_length=16,  # a guessable token is worse than none: refuse it at startup
+        description="Bearer token of the service's admin routes (at least 16 characters); "
+        "unset disables them.",
     )
     cors_origins: list[str] = Field(
         [],

@@ -1,0 +1,26 @@
+# The fleetcast image of the compose stack: flows (Prefect worker), the MLflow and Prefect
+# servers, and the Dask scheduler and workers all run this one locked environment. The service
+# runs the Bento's own image (`bentoml containerize`, or scripts/container_image.sh).
+FROM python:3.11-slim-bookworm
+
+ARG UV_VERSION=0.13.8
+RUN pip install --no-cache-dir "uv==${UV_VERSION}" \
+    && useradd --create-home --uid 10001 fleetcast \
+    && mkdir -p /var/lib/fleetcast && chown fleetcast /var/lib/fleetcast
+
+WORKDIR /app
+ENV UV_PROJECT_ENVIRONMENT=/app/.venv UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy \
+    PATH=/app/.venv/bin:$PATH FLEETCAST_HOME=/var/lib/fleetcast
+
+# Dependencies first (a layer that survives code changes), then the project itself.
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --group stack --no-install-project --no-cache
+COPY features ./features
+COPY flows ./flows
+COPY service ./service
+COPY data ./data
+COPY prefect.yaml bentofile.yaml ./
+RUN uv sync --frozen --no-dev --group stack --no-cache
+
+USER fleetcast
+CMD ["fleetcast", "--help"]
