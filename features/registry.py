@@ -35,6 +35,11 @@ class Tag:
     DECIDED_AT = "fleetcast.decided_at"
     PROMOTED_AT = "fleetcast.promoted_at"
     REPLACED_VERSION = "fleetcast.replaced_version"
+    # Written by a rollback (`fleetcast rollback`): on the restored and on the replaced version.
+    RESTORED_AT = "fleetcast.restored_at"
+    RESTORED_REASON = "fleetcast.restored_reason"
+    RESTORED_FROM = "fleetcast.restored_from_version"
+    ROLLED_BACK_AT = "fleetcast.rolled_back_at"
 
     @staticmethod
     def cv(metric: str) -> str:

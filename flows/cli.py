@@ -53,10 +53,11 @@ def user_errors() -> tuple[type[Exception], ...]:
     from flows.evaluation import NotEnoughDataError
     from flows.families import UnknownFamilyError
     from flows.raw_store import EmptyStoreError
+    from flows.rollback import RollbackRefused
     from flows.sources import SourceError
 
     return (SourceError, EmptyStoreError, SnapshotNotFoundError, ValidationError,
-            NotEnoughDataError, UnknownFamilyError, NoChampionError)  # fmt: skip
+            NotEnoughDataError, UnknownFamilyError, NoChampionError, RollbackRefused)  # fmt: skip
 
 
 def _run(flow_call: Callable[[], T]) -> T:
@@ -164,6 +165,19 @@ def promote(
 
     result = _run(lambda: promote_flow(candidate_version=version, snapshot_id=snapshot))
     typer.echo(model_lines.decision(result))
+
+
+@app.command()
+def rollback(
+    version: Annotated[str, typer.Argument(help="A former champion's version to put back")],
+    reason: Annotated[str, typer.Option(help="Why (tagged on both versions)")],
+) -> None:
+    """Make a former champion the champion again; the service swaps to it at once."""
+    _prefect()
+    from flows.rollback import rollback_flow
+
+    done = _run(lambda: rollback_flow(version=version, reason=reason))
+    typer.echo(f"champion of {done.registered_model}: v{done.replaced_version} -> v{done.version}")
 
 
 Current = Annotated[

@@ -1,9 +1,9 @@
 """Real parts for the tests: one Prefect server and one Redis server for the session.
 
-Prefect reads PREFECT_API_URL when first imported, which happens while test modules are
-collected, so the URL (on a free port) is fixed in `pytest_configure` and the server itself is
-started by the first test that needs it. Each test gets its own state folder and Redis key
-prefix, so tests cannot see each other's data.
+Prefect reads PREFECT_API_URL when first imported, which happens when this file loads its
+plugin (`service_fixtures`), so the URL (on a free port) is fixed in this module's body, before
+that import, and the server itself is started by the first test that needs it. Each test gets
+its own state folder and Redis key prefix, so tests cannot see each other's data.
 """
 
 from __future__ import annotations
@@ -25,16 +25,24 @@ from features.settings import PROJECT_ROOT, Settings
 # The real BentoML service fixtures, shared by tests/service/ and tests/reliability/.
 pytest_plugins = ["service_fixtures"]
 
-_SESSION_HOME = Path(tempfile.mkdtemp(prefix="fleetcast-tests-"))
-_PREFECT_PORT = free_port()
+
+def _session_home_and_port() -> tuple[Path, int]:
+    """The session's state folder and Prefect port, chosen once per test process: this module
+    runs twice (pytest loads it, and tests import `TrainedStore` from it), and a second choice
+    would point Prefect at a port no server listens on."""
+    if "_FLEETCAST_TESTS_HOME" not in os.environ:
+        home, port = tempfile.mkdtemp(prefix="fleetcast-tests-"), free_port()
+        os.environ["_FLEETCAST_TESTS_HOME"] = home
+        os.environ["PREFECT_HOME"] = str(Path(home) / "prefect")
+        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # The server writes events in batches every 5 s by default; tests read them sooner.
+        os.environ.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL", "0.5")
+    port = int(os.environ["PREFECT_API_URL"].rsplit(":", 1)[1].split("/")[0])
+    return Path(os.environ["_FLEETCAST_TESTS_HOME"]), port
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ["PREFECT_HOME"] = str(_SESSION_HOME / "prefect")
-    os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{_PREFECT_PORT}/api"
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    # The server writes events in batches every 5 s by default; tests read them back sooner.
-    os.environ.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL", "0.5")
+_SESSION_HOME, _PREFECT_PORT = _session_home_and_port()
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +53,11 @@ def session_settings() -> Settings:
 @pytest.fixture(scope="session")
 def prefect_server(session_settings: Settings) -> Iterator[str]:
     """A real local Prefect server for the whole session."""
+    from prefect.settings import get_current_settings
+
+    # Were Prefect imported before the URL was set, flows would quietly use an ephemeral
+    # server (no events across processes) instead of this one.
+    assert get_current_settings().api.url == os.environ["PREFECT_API_URL"]
     api_url = start_local(session_settings, port=_PREFECT_PORT)
     yield api_url
     # Deliver pending logs and events while the server is still up; otherwise Prefect's

@@ -3,11 +3,16 @@ or deliberately bad models, all through the real MLflow store."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import mlflow
+from prefect.events.clients import get_events_subscriber
+from prefect.events.filters import EventFilter, EventNameFilter
 from sklearn.dummy import DummyRegressor
 
+from features.events import MODEL_PROMOTED, model_resource
 from features.offline import scan_snapshot
 from features.registry import CANDIDATE, CHAMPION, Tag
 from features.settings import Settings
@@ -57,3 +62,18 @@ def register_constant(
     version = mlflow.register_model(uri, settings.registered_model, tags=tags).version
     client.set_registered_model_alias(settings.registered_model, alias, version)
     return str(version)
+
+
+async def first_promotion_event(
+    settings: Settings, sink: list[Any], listening: threading.Event
+) -> None:
+    """Append the first `fleetcast.model.promoted` event of the settings' model to `sink`."""
+    wanted = model_resource(settings.registered_model)["prefect.resource.id"]
+    only_promotions = EventFilter(event=EventNameFilter(name=[MODEL_PROMOTED]))
+    async with get_events_subscriber(filter=only_promotions) as subscriber:
+        listening.set()
+        async with asyncio.timeout(40):
+            async for event in subscriber:
+                if event.resource.id == wanted:
+                    sink.append(event)
+                    return

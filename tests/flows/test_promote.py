@@ -14,11 +14,15 @@ import mlflow
 import pytest
 from conftest import TrainedStore
 from prefect.client.orchestration import get_client
-from prefect.events.clients import get_events_subscriber
-from prefect.events.filters import EventFilter, EventNameFilter
-from registry_support import lineage_only, register_constant, register_copy, trained_version
+from registry_support import (
+    first_promotion_event,
+    lineage_only,
+    register_constant,
+    register_copy,
+    trained_version,
+)
 
-from features.events import MODEL_PROMOTED, model_resource
+from features.events import model_resource
 from features.registry import CANDIDATE, CHAMPION, Tag
 from features.settings import Settings
 from flows import tracking
@@ -64,7 +68,8 @@ def test_no_champion_promotes_and_a_real_subscriber_receives_the_event(
     received: list[Any] = []
     listening = threading.Event()
     listener = threading.Thread(
-        target=lambda: asyncio.run(_first_event(model_settings, received, listening)), daemon=True
+        target=lambda: asyncio.run(first_promotion_event(model_settings, received, listening)),
+        daemon=True,
     )
     listener.start()
     assert listening.wait(20)
@@ -80,18 +85,6 @@ def test_no_champion_promotes_and_a_real_subscriber_receives_the_event(
     assert event.payload["version"] == version
     assert event.payload["run_id"] == real.run_id
     assert event.payload["holdout"]["mae"] == pytest.approx(promotion.candidate_scores["mae"])
-
-
-async def _first_event(settings: Settings, sink: list[Any], listening: threading.Event) -> None:
-    wanted = model_resource(settings.registered_model)["prefect.resource.id"]
-    only_promotions = EventFilter(event=EventNameFilter(name=[MODEL_PROMOTED]))
-    async with get_events_subscriber(filter=only_promotions) as subscriber:
-        listening.set()
-        async with asyncio.timeout(40):
-            async for event in subscriber:
-                if event.resource.id == wanted:
-                    sink.append(event)
-                    return
 
 
 def test_a_worse_candidate_keeps_the_champion(model_settings: Settings, real: Any) -> None:
