@@ -4,8 +4,10 @@
 FROM python:3.11-slim-bookworm
 
 ARG UV_VERSION=0.13.8
+# uid 1034 is the user of the Bento's image (BentoML's default): the flows and the service
+# share the state volume (landing folder, snapshots), so both must be able to write it.
 RUN pip install --no-cache-dir "uv==${UV_VERSION}" \
-    && useradd --create-home --uid 10001 fleetcast \
+    && useradd --create-home --uid 1034 fleetcast \
     && mkdir -p /var/lib/fleetcast && chown fleetcast /var/lib/fleetcast
 
 WORKDIR /app
