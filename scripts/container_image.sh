@@ -322,4 +322,7 @@ main() {
   echo "total time:       $((SECONDS - started)) s"
 }
 
-main "$@"
+# Sourced by scripts/stack_image.sh for its shared steps (packages, podman, base image).
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi

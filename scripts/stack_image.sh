@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Prove the compose stack's own image (ops/fleetcast.Dockerfile: flows, MLflow and Prefect
+# servers, Dask) on this machine, with podman and no image registry:
+#   1. the same packages, podman set-up and local bookworm base as scripts/container_image.sh;
+#   2. hadolint on ops/fleetcast.Dockerfile; `podman build` of it FROM that base;
+#   3. in the image: the drivers the stack uses import, and `fleetcast pipeline` runs end to
+#      end on the shipped data with the embedded defaults (Redis, Prefect, MLflow on SQLite).
+# Usage (as root, from anywhere): scripts/stack_image.sh
+set -euo pipefail
+# shellcheck source=scripts/container_image.sh
+source "$(dirname "${BASH_SOURCE[0]}")/container_image.sh"
+
+STACK_IMAGE=localhost/fleetcast-stack:latest
+DOCKERFILE=ops/fleetcast.Dockerfile
+
+build_stack_image() {
+  local pip_config=$WORK_DIR/pip.conf uv_config=$WORK_DIR/uv.toml
+  log "podman build $STACK_IMAGE FROM $BASE_IMAGE"
+  # As for the Bento: the host's CA bundle, and pip/uv configs that use it, for the build only.
+  printf '[global]\nbreak-system-packages = true\ncert = /etc/ssl/certs/ca-certificates.crt\n' \
+    >"$pip_config"
+  printf 'native-tls = true\n' >"$uv_config"
+  podman build --pull=never --network=host --layers --from "$BASE_IMAGE" \
+    -v "$HOST_CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro" -v "$pip_config:/etc/pip.conf:ro" \
+    -v "$uv_config:/etc/uv/uv.toml:ro" -f "$PROJECT/$DOCKERFILE" -t "$STACK_IMAGE" "$PROJECT" >&2
+}
+
+check_stack_image() {
+  local port
+  log "in $STACK_IMAGE: the stack's drivers, then the whole pipeline on embedded defaults"
+  podman run --rm "$STACK_IMAGE" python -c \
+    "import asyncpg, psycopg2, distributed, prefect_dask, mlflow; print('drivers: ok')"
+  podman run --rm "$STACK_IMAGE" id
+  port=$(free_port)
+  podman run --rm --network host -e FLEETCAST_PREFECT_PORT="$port" "$STACK_IMAGE" \
+    fleetcast pipeline | tail -n 8
+}
+
+stack_main() {
+  local started=$SECONDS
+  trap cleanup EXIT
+  check_prerequisites
+  install_packages
+  configure_podman
+  WORK_DIR=$(mktemp -d /tmp/fleetcast-stack-build.XXXXXX)
+  build_base_image
+  lint_dockerfile "$PROJECT/$DOCKERFILE"
+  build_stack_image
+  check_stack_image
+  echo "image size:       $(megabytes "$STACK_IMAGE")"
+  echo "total time:       $((SECONDS - started)) s"
+}
+
+stack_main "$@"
