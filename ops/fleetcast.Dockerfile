@@ -24,5 +24,5 @@ COPY data ./data
 COPY prefect.yaml bentofile.yaml ./
 RUN uv sync --frozen --no-dev --group stack --no-cache
 
-USER fleetcast
+USER 1034:1034
 CMD ["fleetcast", "--help"]
