@@ -120,6 +120,13 @@ class RunningService:
         raise AssertionError(f"not every worker as wanted within {timeout} s: {latest}")
 
 
+def use_service_settings(running: RunningService, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flows run by the test (promote, rollback) read the service's registered model and store."""
+    for key, setting in running.env.items():
+        if key.startswith("FLEETCAST_") or key == "REDIS_URL":
+            monkeypatch.setenv(key, setting)
+
+
 @pytest.fixture(scope="session")
 def trained_model(trained_store: TrainedStore) -> Any:
     """The model version the session's pipeline trained and promoted (the real model)."""

@@ -18,6 +18,7 @@ import pytest
 from metrics_support import Samples, scrape, value
 from prefect.events import emit_event
 from registry_support import lineage_only, register_copy
+from service_fixtures import use_service_settings
 
 from features.events import MODEL_PROMOTED, model_resource
 from features.registry import CHAMPION
@@ -105,18 +106,11 @@ async def _promote_under_load(
     return load, promotion, workers, promoted_at
 
 
-def _use_service_settings(service: RunningService, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The promote flow (run here) reads the service's registered model and store."""
-    for key, setting in service.env.items():
-        if key.startswith("FLEETCAST_") or key == "REDIS_URL":
-            monkeypatch.setenv(key, setting)
-
-
 def test_a_promotion_under_load_fails_no_request_and_reaches_every_worker(
     service: RunningService, trained_model: Any, listing: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    _use_service_settings(service, monkeypatch)
+    use_service_settings(service, monkeypatch)
     before = {info["version"] for info in service.each_worker(lambda info: True, 10).values()}
     metrics_before = scrape(service)
     candidate = register_copy(service.settings, trained_model)  # real model vs constant champion
