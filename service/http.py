@@ -1,4 +1,5 @@
-"""HTTP plumbing shared by every route: error replies, the admin check, the body-size limit."""
+"""HTTP plumbing shared by every route: error replies, the admin check, the body limits, CORS
+and the documented error bodies."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
 from features.settings import Settings
+from service.schemas import ErrorBody
 
 VERSION_HEADER = "X-Model-Version"
 REQUEST_ID_HEADER = "X-Request-Id"  # the id the prediction log stores with the answer
@@ -21,11 +23,14 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 
 
-def error(ctx: bentoml.Context, status: int, message: str) -> JSONResponse:
-    """A JSON error reply (`{"error": ...}`) with `status`."""
+def error(
+    ctx: bentoml.Context, status: int, message: str, detail: list[dict[str, Any]] | None = None
+) -> JSONResponse:
+    """A JSON error reply (`{"error": ..., "detail": [...]}`, an ErrorBody) with `status`."""
     # BentoML copies ctx's status onto any returned response: both must agree.
     ctx.response.status_code = status
-    return JSONResponse({"error": message}, status_code=status)
+    body = {"error": message} if detail is None else {"error": message, "detail": detail}
+    return JSONResponse(body, status_code=status)
 
 
 ADMIN_ROUTES = frozenset({"/vehicles", "/reload"})
@@ -33,7 +38,8 @@ ADMIN_ROUTES = frozenset({"/vehicles", "/reload"})
 
 def admin_refusal(settings: Settings, authorization: str) -> tuple[int, str] | None:
     """None if `authorization` carries the admin token; else the status and reason to refuse."""
-    if settings.admin_token is None:
+    # An empty token (FLEETCAST_ADMIN_TOKEN= in a compose file) would match "Bearer ": it is off.
+    if settings.admin_token is None or not settings.admin_token.get_secret_value().strip():
         return 403, "admin routes are disabled: set FLEETCAST_ADMIN_TOKEN to enable them"
     scheme, _, token = authorization.partition(" ")
     expected = settings.admin_token.get_secret_value().encode()
@@ -130,3 +136,114 @@ class BodySizeLimit:
             return await receive()
 
         return await self.app(scope, replay, send)
+
+
+def cors(origins: list[str]) -> dict[str, Any]:
+    """BentoML's CORS config: off (no CORS header at all) unless origins are configured."""
+    if not origins:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        "access_control_allow_origins": origins,
+        # Reads and predictions only. No Authorization header: admin routes stay out of browsers.
+        "access_control_allow_methods": ["GET", "POST"],
+        "access_control_allow_headers": ["Content-Type"],
+        "access_control_expose_headers": [VERSION_HEADER, REQUEST_ID_HEADER],
+    }
+
+
+NOT_JSON = "content-type: send the body as JSON, with 'Content-Type: application/json'"
+
+
+class JsonOnly:
+    """ASGI middleware: 415 for a request body not declared `application/json`.
+
+    Browsers send text/plain and form bodies to other origins without a CORS preflight;
+    refusing them keeps other sites' pages from feeding the service (and its prediction log).
+    It also keeps BentoML's form and multipart parsers, which answer 500 to malformed input,
+    out of reach.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
+                       send: Callable[[Message], Awaitable[None]]) -> None:  # fmt: skip
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(scope["headers"])
+            media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            has_body = headers.get(b"content-length", b"0") != b"0" or (
+                b"transfer-encoding" in headers
+            )
+            if has_body and media_type != b"application/json":
+                return await _reply(send, 415, NOT_JSON)
+        return await self.app(scope, receive, send)
+
+
+_PROBES = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})  # BentoML's, not JSON
+
+
+def _openapi_3_0_bounds(node: Any) -> None:
+    """Pydantic writes JSON Schema 2020 bounds (`"exclusiveMinimum": 0`) into BentoML's
+    OpenAPI 3.0 document, where they must read `"minimum": 0, "exclusiveMinimum": true`."""
+    if isinstance(node, list):
+        for item in node:
+            _openapi_3_0_bounds(item)
+    if not isinstance(node, dict):
+        return
+    for exclusive, inclusive in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        bound = node.get(exclusive)
+        if isinstance(bound, int | float) and not isinstance(bound, bool):
+            node[inclusive], node[exclusive] = bound, True
+    for value in node.values():
+        _openapi_3_0_bounds(value)
+
+
+def published_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """`spec` (BentoML's OpenAPI) made valid OpenAPI 3.0, with the error bodies really sent.
+
+    BentoML documents a 400's `detail` as a string (it is a list of field errors) and leaves
+    out 401, 403, 409, 413, 415 and 503: each API route gets a `default` ErrorBody reply.
+    """
+    _openapi_3_0_bounds(spec)
+    error = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(error.pop("$defs", {}))
+    schemas["ErrorBody"] = error
+    for name in ("InvalidArgument", "NotFound", "InternalServerError"):  # BentoML's own
+        schemas[name] = error | {"title": name}
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    other = {"description": "Any other error", "content": content}
+    for path, item in spec.get("paths", {}).items():
+        for operation in item.values() if path not in _PROBES else ():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("default", other)
+    return spec
+
+
+class PublishedSpec:
+    """ASGI middleware: GET /docs.json answers `published_spec` of BentoML's spec."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
+                       send: Callable[[Message], Awaitable[None]]) -> None:  # fmt: skip
+        if scope["type"] != "http" or scope["path"] != "/docs.json":
+            return await self.app(scope, receive, send)
+        messages: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            messages.append(message)
+
+        await self.app(scope, receive, keep)
+        start, chunks = messages[0], [m.get("body", b"") for m in messages[1:]]
+        if start["status"] != 200:
+            for message in messages:
+                await send(message)
+            return
+        body = json.dumps(published_spec(json.loads(b"".join(chunks)))).encode()
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", b"%d" % len(body)))
+        await send(start | {"headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -6,29 +6,47 @@ bounds and descriptions, so the API and ingest can never disagree about a valid 
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
+import annotated_types as at
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.fields import FieldInfo
 
 from features.schema import ENTITY, VehicleRecord
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+INT64_MAX = 2**63 - 1  # the contract's integers are stored as Int64 (features.schema)
 
-Listing: type[BaseModel] = create_model(  # type: ignore[call-overload]
-    "Listing",
-    __config__=_STRICT,
-    __doc__="A listing's raw attributes, as in vehicles.csv without the id.",
-    **{
-        name: (field.annotation, field)
-        for name, field in VehicleRecord.model_fields.items()
-        if name != ENTITY
-    },
-)
+
+def _bounded(field: FieldInfo) -> tuple[Any, FieldInfo]:
+    """A contract field as the API takes it: an integer at most Int64's maximum, its stored
+    type, so a larger one is a 400 naming it rather than an overflow (500) further on."""
+    if field.annotation is not int or any(isinstance(m, at.Le | at.Lt) for m in field.metadata):
+        return field.annotation, field
+    bounded = copy.copy(field)
+    bounded.metadata = [*field.metadata, at.Le(INT64_MAX)]
+    return int, bounded
+
+
+def _from_contract(name: str, doc: str, with_id: bool) -> type[BaseModel]:
+    fields = VehicleRecord.model_fields.items()
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        name, __config__=_STRICT, __doc__=doc,
+        **{k: _bounded(field) for k, field in fields if with_id or k != ENTITY},
+    )  # fmt: skip
+
+
+Listing = _from_contract("Listing", "A listing's raw attributes, as in vehicles.csv without "
+                         "the id.", with_id=False)  # fmt: skip
+Vehicle = _from_contract("Vehicle", "A listing to register: a vehicles.csv row.", with_id=True)
 
 
 class VehicleRef(BaseModel):
     """A vehicle known to the online feature store."""
 
     model_config = _STRICT
-    vehicle_id: int = Field(gt=0, description="Listing id.")
+    vehicle_id: int = Field(gt=0, le=INT64_MAX, description="Listing id.")
 
 
 class Batch(BaseModel):
@@ -85,10 +103,19 @@ class ModelInfo(BaseModel):
     worker_pid: int
 
 
+class FieldError(BaseModel):
+    """One broken rule of a 400: the field's path in the body (`loc`) and the rule (`msg`)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
 class ErrorBody(BaseModel):
     """Every error the service returns: what went wrong, naming the field where there is one."""
 
     error: str
+    detail: list[FieldError] | None = None  # invalid bodies (400): every field and rule broken
 
 
 class VehicleFeatures(BaseModel):

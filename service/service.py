@@ -18,7 +18,6 @@ from starlette.responses import JSONResponse
 
 from features.formulas import FEATURE_NAMES, feature_matrix, features_of
 from features.online import encode_rows
-from features.schema import VehicleRecord
 from features.settings import get_settings
 from service import metrics
 from service.champion import Served, worker_pid
@@ -27,6 +26,9 @@ from service.http import (
     VERSION_HEADER,
     AdminGate,
     BodySizeLimit,
+    JsonOnly,
+    PublishedSpec,
+    cors,
     error,
     quiet_client_errors,
 )
@@ -43,10 +45,11 @@ from service.schemas import (
     Prediction,
     Registered,
     ReloadAttempt,
+    Vehicle,
     VehicleRef,
 )  # fmt: skip
 
-_CONFIG = get_settings()  # BentoML takes its worker count and limits at class definition
+_CONFIG = get_settings()  # BentoML takes its worker count, limits and CORS at class definition
 STARTUP_ATTEMPTS = 3
 LOOKUP_DOWN = f"{STORE_DOWN} or the lookup is overloaded"
 NOT_READY = "no model loaded yet: the champion could not be loaded (see GET /model)"
@@ -59,6 +62,7 @@ info_app = FastAPI(title="fleetcast model info")
     # A short timeout: BentoML keeps each request's timer alive this long (GC pressure).
     traffic={"timeout": 10},
     logging={"access": {"enabled": False}},
+    http={"cors": cors(_CONFIG.cors_origins)},
 )
 class Fleetcast:
     """Forecast reservations for a listing with the current champion model."""
@@ -130,7 +134,10 @@ class Fleetcast:
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
             return served
-        value = float(self._logged(ctx, "/predict", served, feature_matrix([listing]))[0])
+        features = feature_matrix([listing])
+        if (refused := _not_finite(ctx, features)) is not None:
+            return refused
+        value = float(self._logged(ctx, "/predict", served, features)[0])
         return Prediction(predicted_reservations=value, model_version=served.version)
 
     @bentoml.api
@@ -142,7 +149,10 @@ class Fleetcast:
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
             return served
-        values = self._logged(ctx, "/predict_batch", served, feature_matrix(batch.listings))
+        features = feature_matrix(batch.listings)
+        if (refused := _not_finite(ctx, features, "listings")) is not None:
+            return refused
+        values = self._logged(ctx, "/predict_batch", served, features)
         return BatchPrediction(predicted_reservations=values.tolist(), model_version=served.version)
 
     @bentoml.api
@@ -166,11 +176,14 @@ class Fleetcast:
         return Prediction(predicted_reservations=value, model_version=served.version)
 
     @bentoml.api
-    async def vehicles(self, vehicle: VehicleRecord, /, ctx: bentoml.Context) -> Registered:
+    async def vehicles(self, vehicle: Vehicle, /, ctx: bentoml.Context) -> Registered:  # type: ignore[valid-type]
         """Register a listing (admin): online at once, in the raw store after the next ingest."""
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
             return served
+        row = feature_matrix([vehicle])
+        if (refused := _not_finite(ctx, row)) is not None:
+            return refused  # before anything is stored
         features = features_of([vehicle])
         try:
             value = encode_rows(features)[vehicle.vehicle_id]
@@ -182,7 +195,6 @@ class Fleetcast:
         if stored.snapshot_id is None:
             return error(ctx, 409, "no online snapshot yet: run the pipeline first")
         land(self.settings, vehicle)
-        row = feature_matrix([vehicle])
         value = float(self._logged(ctx, "/vehicles", served, row, [vehicle.vehicle_id])[0])
         return Registered(vehicle_id=vehicle.vehicle_id, predicted_reservations=value,
                           model_version=served.version)  # fmt: skip
@@ -211,9 +223,26 @@ class Fleetcast:
         )  # fmt: skip
 
 
+def _not_finite(ctx: bentoml.Context, features: np.ndarray, batch: str = "") -> Any:
+    """A 400 naming each derived feature that overflows (the ratio of a huge price to a tiny
+    one is infinite): the model must never see it, and the client must not get a 500."""
+    rows, columns = np.nonzero(~np.isfinite(features))
+    if not len(rows):
+        return None
+    where = [[batch, int(row)] if batch else [] for row in rows]
+    detail = [{"loc": [*at, FEATURE_NAMES[column]], "type": "finite_number",
+               "msg": "derived from the listing's attributes, it is not a finite number"}
+              for at, column in zip(where, columns, strict=True)]  # fmt: skip
+    return error(ctx, 400, f"{len(detail)} derived feature(s) not finite: check the prices",
+                 detail)  # fmt: skip
+
+
 def _dump(attempt: ReloadAttempt | None) -> dict[str, str] | None:
     return attempt.model_dump() if attempt else None
 
 
+# The first added is the outermost: size, then token, then media type, each before any parsing.
+Fleetcast.add_asgi_middleware(PublishedSpec)
 Fleetcast.add_asgi_middleware(BodySizeLimit, max_bytes=_CONFIG.max_request_bytes)
 Fleetcast.add_asgi_middleware(AdminGate, settings=_CONFIG)
+Fleetcast.add_asgi_middleware(JsonOnly)
