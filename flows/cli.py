@@ -10,16 +10,15 @@ import datetime as dt
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 import typer
-from pydantic import ValidationError
 
 from features.prefect_server import stop_local, use_prefect_server
 from features.settings import PROJECT_ROOT, get_settings
 from flows import model_lines
+from flows.cli_errors import run_flow
 
 app = typer.Typer(
     help="fleetcast: forecast reservations per car-sharing listing.", no_args_is_help=True
@@ -33,7 +32,6 @@ server_app = typer.Typer(
 app.add_typer(redis_app, name="redis")
 app.add_typer(server_app, name="server")
 
-T = TypeVar("T")
 AsOf = Annotated[
     dt.datetime | None, typer.Option(help="Only data before this instant counts [default: now]")
 ]
@@ -42,33 +40,6 @@ AsOf = Annotated[
 def _prefect() -> str:
     """Connect this process to a real Prefect server (starting the local one if needed)."""
     return use_prefect_server(get_settings())
-
-
-def user_errors() -> tuple[type[Exception], ...]:
-    """Errors a user can fix: printed as one line. Anything else is a bug and keeps its
-    traceback. Imported here, not at the top: their modules pull in scikit-learn and Polars,
-    seconds that `fleetcast --help` should not pay."""
-    from features.offline import SnapshotNotFoundError
-    from flows.drift_data import NoChampionError
-    from flows.evaluation import NotEnoughDataError
-    from flows.families import UnknownFamilyError
-    from flows.raw_store import EmptyStoreError
-    from flows.rollback import RollbackRefused
-    from flows.sources import SourceError
-
-    return (SourceError, EmptyStoreError, SnapshotNotFoundError, ValidationError,
-            NotEnoughDataError, UnknownFamilyError, NoChampionError, RollbackRefused)  # fmt: skip
-
-
-def _run(flow_call: Callable[[], T]) -> T:
-    """Run a flow; a user error becomes one line on stderr and exit code 1."""
-    try:
-        return flow_call()
-    except Exception as error:
-        if not isinstance(error, user_errors()):
-            raise
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -118,7 +89,7 @@ def ingest(
     _prefect()
     from flows.ingest import ingest_flow
 
-    report = _run(lambda: ingest_flow(paths=[str(p) for p in paths] if paths else None))
+    report = run_flow(lambda: ingest_flow(paths=[str(p) for p in paths] if paths else None))
     typer.echo("\n".join(report.lines()))
 
 
@@ -128,7 +99,7 @@ def features(as_of: AsOf = None) -> None:
     _prefect()
     from flows.feature_build import feature_build_flow
 
-    meta = _run(lambda: feature_build_flow(as_of=as_of))
+    meta = run_flow(lambda: feature_build_flow(as_of=as_of))
     typer.echo(f"snapshot {meta.snapshot_id}: {meta.vehicles} vehicles, {meta.labeled} labeled")
 
 
@@ -148,7 +119,7 @@ def train(
     _prefect()
     from flows.train import train_flow
 
-    result = _run(lambda: train_flow(snapshot_id=snapshot, families=family))
+    result = run_flow(lambda: train_flow(snapshot_id=snapshot, families=family))
     typer.echo(model_lines.trained(result))
 
 
@@ -163,7 +134,7 @@ def promote(
     _prefect()
     from flows.promote import promote_flow
 
-    result = _run(lambda: promote_flow(candidate_version=version, snapshot_id=snapshot))
+    result = run_flow(lambda: promote_flow(candidate_version=version, snapshot_id=snapshot))
     typer.echo(model_lines.decision(result))
 
 
@@ -176,7 +147,7 @@ def rollback(
     _prefect()
     from flows.rollback import rollback_flow
 
-    done = _run(lambda: rollback_flow(version=version, reason=reason))
+    done = run_flow(lambda: rollback_flow(version=version, reason=reason))
     typer.echo(f"champion of {done.registered_model}: v{done.replaced_version} -> v{done.version}")
 
 
@@ -196,7 +167,7 @@ def drain() -> None:
     _prefect()
     from flows.predictions import drain_predictions_flow
 
-    result = _run(drain_predictions_flow)
+    result = run_flow(drain_predictions_flow)
     typer.echo(f"stored {result.entries} logged predictions in {len(result.files)} files")
 
 
@@ -208,7 +179,7 @@ def drift(
     _prefect()
     from flows.drift import drift_flow, summary_lines
 
-    result = _run(lambda: drift_flow(current=current, snapshot_id=snapshot,
+    result = run_flow(lambda: drift_flow(current=current, snapshot_id=snapshot,
                                      window_days=window_days))  # fmt: skip
     typer.echo("\n".join(summary_lines(result)))
 
@@ -220,7 +191,7 @@ def report(
     """Write the drift report's HTML now (no Prefect run, no event) and print its path."""
     from flows.drift import make_report  # needs no Prefect server
 
-    typer.echo(_run(lambda: make_report(get_settings(), current, snapshot, window_days)))
+    typer.echo(run_flow(lambda: make_report(get_settings(), current, snapshot, window_days)))
 
 
 @app.command()
@@ -238,7 +209,7 @@ def pipeline(as_of: AsOf = None) -> None:
     api_url = _prefect()
     from flows.pipeline import pipeline_flow
 
-    result = _run(lambda: pipeline_flow(as_of=as_of))
+    result = run_flow(lambda: pipeline_flow(as_of=as_of))
     meta = result.snapshot
     typer.echo(f"\nsnapshot {meta.snapshot_id}: {meta.vehicles} vehicles, {meta.labeled} labeled")
     typer.echo(model_lines.trained(result.trained))

@@ -34,6 +34,26 @@ class ChampionError(RuntimeError):
     """The champion cannot be served (missing, incompatible, or failing its smoke test)."""
 
 
+class StoreUnreachable(ChampionError):
+    """The MLflow tracking store did not answer: down, or not reachable from here."""
+
+    def __init__(self, cause: BaseException) -> None:
+        # Names the failure, not the store's address: this text is shown by GET /model.
+        super().__init__(f"the MLflow tracking store is unreachable ({type(cause).__name__})")
+
+
+def _unreachable(error: BaseException) -> BaseException | None:
+    """The network error behind `error` (MLflow wraps it, often only as __context__), if any."""
+    import requests
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, requests.exceptions.RequestException):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 @dataclass(frozen=True)
 class Served:
     """One loaded version: how to predict with it and what to say about it. Swapped whole."""
@@ -51,9 +71,29 @@ class Served:
         return {m: float(v) for m, v in keys.items() if v not in (None, "")}
 
 
+# MLflow's HTTP client retries a refused connection 7 times with exponential backoff and waits
+# up to 120 s per request: against a dead tracking server one reload attempt blocked 252 s
+# (measured), holding the reload lock and any POST /reload. With these, a dead server fails
+# an attempt in ~3 s (3 tries, 0 s then ~2 s apart) and a silent one in ~65 s per request.
+# The timeout stays long because a just-restarted server took over 5 s to answer its first
+# requests here. The environment can still set its own. They bind only this process.
+MLFLOW_HTTP_BOUNDS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
+
+
+def bound_mlflow_http() -> None:
+    """Cap MLflow's HTTP retries and timeouts for this process, unless already set."""
+    for name, bound in MLFLOW_HTTP_BOUNDS.items():
+        os.environ.setdefault(name, bound)
+
+
 def _client(settings: Settings) -> Any:
     from mlflow import MlflowClient
 
+    bound_mlflow_http()
     return MlflowClient(settings.tracking_uri, settings.tracking_uri)
 
 
@@ -64,6 +104,8 @@ def champion_version(settings: Settings) -> Any:
     try:
         return _client(settings).get_model_version_by_alias(settings.registered_model, CHAMPION)
     except MlflowException as error:
+        if (network := _unreachable(error)) is not None:
+            raise StoreUnreachable(network) from error  # not "no champion": it may well exist
         raise ChampionError(f"no {CHAMPION!r} version of {settings.registered_model}") from error
 
 
@@ -91,7 +133,9 @@ def _onnx_session(settings: Settings, run_id: str) -> Any | None:
         path = mlflow.artifacts.download_artifacts(
             run_id=run_id, artifact_path=ONNX_ARTIFACT, tracking_uri=settings.tracking_uri
         )
-    except (MlflowException, OSError):
+    except (MlflowException, OSError) as error:
+        if _unreachable(error) is not None:
+            raise  # a blip, not a missing export: serving scikit-learn for good would be wrong
         return None
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
@@ -136,10 +180,16 @@ def _predictor(
 
 def load(settings: Settings, version: Any) -> Served:
     """Load one exact version, check its inputs are the contract's and that it predicts sanely."""
+    bound_mlflow_http()
     expected = ",".join(FEATURE_NAMES)
     if version.tags.get(Tag.FEATURES) != expected:
         raise ChampionError(f"v{version.version} was trained on other features than the contract's")
-    predict, backend, note = _predictor(settings, version)
+    try:
+        predict, backend, note = _predictor(settings, version)
+    except Exception as error:
+        if (network := _unreachable(error)) is not None:
+            raise StoreUnreachable(network) from error
+        raise
     smoke = predict(feature_matrix([_SMOKE_LISTING]))
     if smoke.shape != (1,) or not np.isfinite(smoke).all() or smoke.min() < 0:
         raise ChampionError(f"v{version.version} failed its smoke test: predicted {smoke!r}")

@@ -12,6 +12,7 @@ import datetime as dt
 import gc
 import logging
 import os
+import re
 from dataclasses import dataclass
 
 from features.events import MODEL_PROMOTED, model_resource
@@ -23,6 +24,13 @@ from service.schemas import ReloadAttempt
 
 logger = logging.getLogger("fleetcast.service")
 RETRY_SECONDS = 5.0
+# URIs (which may carry credentials) and urllib3's "host='...', port=N": GET /model is public.
+_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://\S+|host='[^']*', port=\d+", re.IGNORECASE)
+
+
+def _reason(error: Exception) -> str:
+    """Why a reload failed, as GET /model shows it: without any store's address."""
+    return _ADDRESS.sub("<address>", f"{type(error).__name__}: {error}")[:500]
 
 
 @dataclass
@@ -71,7 +79,7 @@ class Reloader:
             served = await asyncio.to_thread(load, self._settings, version)
         except Exception as error:  # any failure keeps the old model; the reason is reported
             return ReloadAttempt(at=at, trigger=trigger, outcome="failed",
-                                 message=f"{type(error).__name__}: {error}"[:500])  # fmt: skip
+                                 message=_reason(error))  # fmt: skip
         self._slot.served = served  # the swap: model and version together, one assignment
         # Loading leaves long-lived objects; freezing them keeps later full GCs short.
         gc.collect()
