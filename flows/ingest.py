@@ -32,12 +32,15 @@ def stage(
 def commit_ingest(
     settings: Settings, manifest: raw_store.Manifest, staged: list[StagedFile]
 ) -> IngestReport:
-    """Publish the staged parts in one manifest swap, then file quarantines and landed CSVs."""
+    """File the quarantines, publish the staged parts in one manifest swap, archive landed CSVs."""
+    # Quarantines first: their names come from the content hash, so a run killed before the
+    # swap rewrites the same files on retry; after the swap the file is "already ingested"
+    # and its quarantine would never be written.
+    for item in staged:
+        item.publish_quarantine()
     new_manifest = with_staged(manifest, staged)
     if new_manifest.version != manifest.version:
         raw_store.commit(settings, new_manifest)
-    for item in staged:
-        item.publish_quarantine()
     _archive_landed(settings, [s.source for s in staged])
     return IngestReport(
         files=[s.report for s in staged],
@@ -49,6 +52,9 @@ def _archive_landed(settings: Settings, sources: list[Source]) -> None:
     """Move ingested files out of the landing folder so the next run does not re-read them."""
     done = settings.landing_dir / "processed"
     for source in sources:
+        # A concurrent run that read the same landed file may have archived it already.
+        if not source.path.exists():
+            continue
         if source.path.parent.resolve() == settings.landing_dir.resolve():
             done.mkdir(parents=True, exist_ok=True)
             shutil.move(source.path, done / source.path.name)
@@ -75,9 +81,7 @@ def ingest_flow(paths: list[str] | None = None) -> IngestReport:
     """
     settings = get_settings()
     sources = find_sources(settings, paths)
-    with raw_store.write_lock(settings):
-        manifest = raw_store.load_manifest(settings)
-        raw_store.remove_orphans(settings, manifest)
+    with raw_store.writing(settings) as manifest:
         staged: list[StagedFile] = []
         for source in sources:
             staged.append(stage(settings, source, manifest, list(staged)))

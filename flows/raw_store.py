@@ -100,16 +100,24 @@ def scan(settings: Settings, kind: str, parts: Sequence[str] | None = None) -> p
     return pl.scan_parquet([settings.raw_dir / p for p in parts], schema=store_schema(kind))
 
 
+def staging_dir(settings: Settings) -> Path:
+    """Scratch space of the writer holding the lock: nothing in it is part of the store."""
+    return settings.raw_dir / "_staging"
+
+
 def remove_orphans(settings: Settings, manifest: Manifest) -> int:
-    """Delete part files a crashed writer left behind; the caller must hold the write lock."""
+    """Delete what a crashed or failed writer left behind (unreferenced parts, staging files,
+    a manifest temp file never renamed); the caller must hold the write lock."""
     referenced = {settings.raw_dir / p for parts in manifest.parts.values() for p in parts}
-    removed = 0
-    for kind in KINDS:
-        for path in (settings.raw_dir / kind).glob("*.parquet"):
-            if path not in referenced:
-                path.unlink()
-                removed += 1
-    return removed
+    parts = [p for kind in KINDS for p in (settings.raw_dir / kind).glob("*.parquet")]
+    leftovers = [
+        *[p for p in parts if p not in referenced],
+        *staging_dir(settings).glob("*"),
+        *settings.raw_dir.glob(f".{_manifest_path(settings).name}.*.tmp"),
+    ]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return len(leftovers)
 
 
 @contextmanager
@@ -117,3 +125,18 @@ def write_lock(settings: Settings) -> Iterator[None]:
     """Exclusive right to change the raw store, across processes."""
     with exclusive_lock(settings.raw_dir / "write.lock"):
         yield
+
+
+@contextmanager
+def writing(settings: Settings) -> Iterator[Manifest]:
+    """Hold the write lock over the committed manifest. If the block fails, whatever it wrote
+    but did not commit is removed at once, so a refused run leaves the folder as it found it."""
+    with write_lock(settings):
+        manifest = load_manifest(settings)
+        remove_orphans(settings, manifest)
+        try:
+            yield manifest
+        except BaseException:
+            # Re-read: a failure after the commit must keep the parts it published.
+            remove_orphans(settings, load_manifest(settings))
+            raise

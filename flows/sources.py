@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 from dataclasses import dataclass
@@ -42,14 +43,22 @@ def resolve_paths(settings: Settings, paths: list[str] | None) -> list[Path]:
 
 def read_header(path: Path) -> tuple[str, ...]:
     """The column names on a CSV file's first line."""
-    # utf-8-sig: spreadsheet exports often start with a byte-order mark.
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        try:
-            return tuple(name.strip() for name in next(csv.reader(handle)))
-        except StopIteration:
-            raise SourceError(f"{path}: file is empty (no header line)") from None
-        except UnicodeDecodeError as error:
-            raise SourceError(f"{path}: not UTF-8 text ({error.reason})") from None
+    try:
+        # utf-8-sig: spreadsheet exports often start with a byte-order mark. Lines split on
+        # LF only, as the CSV reader of the rows splits them.
+        with open(path, newline="\n", encoding="utf-8-sig") as handle:
+            first = handle.readline()
+    except UnicodeDecodeError as error:
+        raise SourceError(f"{path}: not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise SourceError(f"{path}: cannot be read ({error.strerror})") from None
+    if not first:
+        raise SourceError(f"{path}: file is empty (no header line)")
+    first = first.rstrip("\r\n")
+    if "\r" in first:
+        # Bare-CR line endings: the rows would be read as part of the header line.
+        raise SourceError(f"{path}: lines end with a bare CR; save it with LF or CRLF endings")
+    return tuple(name.strip() for name in next(csv.reader([first]), []))
 
 
 def kind_of(path: Path, header: tuple[str, ...]) -> str:
@@ -71,11 +80,27 @@ def kind_of(path: Path, header: tuple[str, ...]) -> str:
 
 
 def sha256_of(path: Path) -> str:
-    """Content hash, streamed: the identity of a file for idempotent ingest."""
+    """Content hash, streamed: the identity of a file for idempotent ingest. The same pass
+    checks that all of it is UTF-8, as the CSV reader needs (not just the header line)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = start = 0
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                # The decoder holds back a character split across chunks: count from there.
+                start = offset - len(decoder.getstate()[0])
+                decoder.decode(chunk)
+                offset += len(chunk)
+        start = offset - len(decoder.getstate()[0])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        raise SourceError(
+            f"{path}: not UTF-8 text at byte {start + error.start} ({error.reason})"
+        ) from None
+    except OSError as error:
+        raise SourceError(f"{path}: cannot be read ({error.strerror})") from None
     return digest.hexdigest()
 
 

@@ -26,7 +26,7 @@ from features.validation import (
     classify_vehicles,
 )
 from flows import raw_store
-from flows.sources import Source
+from flows.sources import Source, SourceError
 
 EXTRA_FIELDS = "_extra_fields"
 EXTRA_FIELDS_RULE = "row has more fields than the header"
@@ -106,6 +106,9 @@ def _read_raw(source: Source) -> pl.LazyFrame:
         schema=schema,
         truncate_ragged_lines=True,
         missing_columns="insert",
+        # Without it a first row with two or more extra fields fails the whole scan; the
+        # sentinel column still flags the row.
+        extra_columns="ignore",
     )
     return raw.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
 
@@ -114,6 +117,17 @@ def _checked(source: Source) -> pl.LazyFrame:
     checked = check_rows(_read_raw(source), raw_store.RECORDS[source.kind])
     extra = pl.when(pl.col(EXTRA_FIELDS).is_not_null()).then(pl.lit(EXTRA_FIELDS_RULE))
     return checked.with_columns(pl.coalesce(extra, RULE).alias(RULE)).drop(EXTRA_FIELDS)
+
+
+def _sink_classified(source: Source, classified: pl.LazyFrame, target: Path) -> None:
+    """Write the classified rows to `target`; a file the CSV reader cannot split into rows
+    (a stray or unbalanced quote) is refused by name instead of failing with a traceback."""
+    try:
+        classified.sink_parquet(target)
+    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as error:
+        # Polars' first sentence names the field; its advice (schema inference) does not apply.
+        detail = " ".join(str(error).split())[:160]
+        raise SourceError(f"{source.path}: could not be read as CSV: {detail}") from None
 
 
 def _store_view(
@@ -192,10 +206,10 @@ def stage_file(
     known = _already_ingested(source, manifest, staged)
     if known is not None:
         return known
-    staging = settings.raw_dir / "_staging"
+    staging = raw_store.staging_dir(settings)
     staging.mkdir(parents=True, exist_ok=True)
     classified_path = staging / f"{source.sha256[:16]}.parquet"
-    _classify(settings, source, manifest, staged).sink_parquet(classified_path)
+    _sink_classified(source, _classify(settings, source, manifest, staged), classified_path)
     classified = pl.scan_parquet(classified_path)
     counts = dict(classified.group_by(STATUS).len().collect().iter_rows())
     report = FileReport(
