@@ -20,6 +20,7 @@ import httpx
 
 from bench.children import emit
 from bench.service.children import run_child
+from features.events import MODEL_PROMOTED, model_resource
 from features.registry import CHAMPION, Tag
 
 POLL_SECONDS = 0.02
@@ -56,9 +57,6 @@ def wait_for_version(url: str, version: str, workers: int, started: float) -> di
 def promote_copy(client: Any, name: str, round_no: int) -> tuple[str, float, float]:
     """A copy of the champion, promoted; (version, clock start, seconds to emit the event)."""
     import mlflow
-    from prefect.events import emit_event
-
-    from features.events import MODEL_PROMOTED, model_resource
 
     champion = client.get_model_version_by_alias(name, CHAMPION)
     tags = lineage_only(champion.tags) | {
@@ -67,12 +65,22 @@ def promote_copy(client: Any, name: str, round_no: int) -> tuple[str, float, flo
     }
     version = str(mlflow.register_model(champion.source, name, tags=tags).version)
     started = time.perf_counter()
+    move_champion(client, name, version, champion)
+    return version, started, time.perf_counter() - started
+
+
+def move_champion(client: Any, name: str, version: str, previous: Any) -> None:
+    """What `flows.promote` does on a win: move the alias to `version`, then announce it.
+
+    `previous` is the model version that held the alias (its run id and snapshot go into the
+    event's payload, as a copy of it shares both)."""
+    from prefect.events import emit_event  # imported already by `_warm_up_events`
+
     client.set_registered_model_alias(name, CHAMPION, version)
     emit_event(event=MODEL_PROMOTED, resource=model_resource(name), payload={
-        "version": version, "run_id": champion.run_id, "previous_version": champion.version,
-        "snapshot_id": champion.tags.get(Tag.SNAPSHOT_ID), "metric": "bench", "holdout": None,
+        "version": version, "run_id": previous.run_id, "previous_version": previous.version,
+        "snapshot_id": previous.tags.get(Tag.SNAPSHOT_ID), "metric": "bench", "holdout": None,
     })  # fmt: skip
-    return version, started, time.perf_counter() - started
 
 
 def _warm_up_events() -> None:
