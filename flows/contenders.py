@@ -33,7 +33,8 @@ class Judged:
     baseline: dict[str, float]
 
 
-def _by_alias(settings: Settings, alias: str) -> ModelVersion | None:
+def version_at_alias(settings: Settings, alias: str) -> ModelVersion | None:
+    """The registered model's version at `alias`; None if there is none."""
     from mlflow.exceptions import MlflowException
 
     client, _ = tracking.connect(settings)
@@ -49,7 +50,8 @@ def resolve(
 ) -> tuple[ModelVersion | str, ModelVersion | None]:
     """The versions at `candidate` and `champion` now; a refusal reason instead of a candidate
     when there is none or when `requested` is no longer the candidate (stale)."""
-    candidate, champion = _by_alias(settings, CANDIDATE), _by_alias(settings, CHAMPION)
+    candidate = version_at_alias(settings, CANDIDATE)
+    champion = version_at_alias(settings, CHAMPION)
     if candidate is None:
         return f"no version of {settings.registered_model} has the alias {CANDIDATE!r}", champion
     if requested is not None and str(requested) != str(candidate.version):

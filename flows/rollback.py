@@ -15,7 +15,7 @@ from features.events import MODEL_PROMOTED, model_resource
 from features.registry import CHAMPION, Tag
 from features.settings import Settings, get_settings
 from flows import tracking
-from flows.contenders import _by_alias
+from flows.contenders import version_at_alias
 from flows.promotion_lock import promotion_lock
 
 
@@ -50,7 +50,7 @@ def check_target(settings: Settings, version: str) -> str | None:
             f"version: v{version} of {name} was never promoted; only a former champion can be "
             "put back (a new model goes through train and promote)"
         )
-    champion = _by_alias(settings, CHAMPION)
+    champion = version_at_alias(settings, CHAMPION)
     if champion is not None and str(champion.version) == str(version):
         raise RollbackRefused(f"version: v{version} is already the champion of {name}")
     return str(champion.version) if champion is not None else None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import mlflow
@@ -77,3 +79,19 @@ async def first_promotion_event(
                 if event.resource.id == wanted:
                     sink.append(event)
                     return
+
+
+@contextmanager
+def first_promotion_received(settings: Settings) -> Iterator[list[Any]]:
+    """A real subscriber of the Prefect server, listening before the block runs; after the
+    block (up to 30 s more), the list holds the first promotion event of the settings' model."""
+    received: list[Any] = []
+    listening = threading.Event()
+    listener = threading.Thread(
+        target=lambda: asyncio.run(first_promotion_event(settings, received, listening)),
+        daemon=True,
+    )
+    listener.start()
+    assert listening.wait(20), "the subscriber did not connect within 20 s"
+    yield received
+    listener.join(30)

@@ -3,9 +3,7 @@ the audit trail and the event. Each test works on its own registered-model name.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import pytest
 from conftest import TrainedStore
 from prefect.client.orchestration import get_client
 from registry_support import (
-    first_promotion_event,
+    first_promotion_received,
     lineage_only,
     register_constant,
     register_copy,
@@ -65,16 +63,8 @@ def test_no_champion_promotes_and_a_real_subscriber_receives_the_event(
     model_settings: Settings, real: Any
 ) -> None:
     version = register_copy(model_settings, real)
-    received: list[Any] = []
-    listening = threading.Event()
-    listener = threading.Thread(
-        target=lambda: asyncio.run(first_promotion_event(model_settings, received, listening)),
-        daemon=True,
-    )
-    listener.start()
-    assert listening.wait(20)
-    promotion = promote_flow()
-    listener.join(30)
+    with first_promotion_received(model_settings) as received:
+        promotion = promote_flow()
     assert promotion.promoted and promotion.candidate_version == version
     assert _aliases(model_settings)[CHAMPION] == version
     assert received, "the subscriber got no fleetcast.model.promoted event"

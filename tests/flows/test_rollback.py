@@ -3,13 +3,9 @@ announced with the promotion event; anything else is refused with the alias unto
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from typing import Any
-
 import pytest
 from conftest import TrainedStore
-from registry_support import first_promotion_event, register_copy, trained_version
+from registry_support import first_promotion_received, register_copy, trained_version
 
 from features.registry import CANDIDATE, CHAMPION, Tag
 from features.settings import Settings
@@ -43,16 +39,8 @@ def _tags(settings: Settings, version: str) -> dict[str, str]:
 def test_a_former_champion_is_restored_audited_and_announced(
     model_settings: Settings, history: dict[str, str]
 ) -> None:
-    received: list[Any] = []
-    listening = threading.Event()
-    listener = threading.Thread(
-        target=lambda: asyncio.run(first_promotion_event(model_settings, received, listening)),
-        daemon=True,
-    )
-    listener.start()
-    assert listening.wait(20)
-    done = rollback_flow(version=history["former"], reason="v2 over-predicts downtown")
-    listener.join(30)
+    with first_promotion_received(model_settings) as received:
+        done = rollback_flow(version=history["former"], reason="v2 over-predicts downtown")
     assert _version(model_settings, CHAMPION) == history["former"]
     assert (done.version, done.replaced_version) == (history["former"], history["champion"])
     restored = _tags(model_settings, history["former"])
