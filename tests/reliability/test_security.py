@@ -211,6 +211,19 @@ def _register_missing(service: RunningService, source: Any) -> str:
     return str(version)
 
 
+def _reload_every_worker(service: RunningService) -> None:
+    """Leave the shared service as found: POST /reload (each reaches one worker) until every
+    worker's last reload succeeded, so later tests do not see this test's failed attempt."""
+    deadline = time.monotonic() + HEAL_TIMEOUT_S
+    while True:
+        assert service.post("/reload", {}, headers=service.admin).status_code == 200
+        try:
+            service.each_worker(lambda info: info["last_reload"]["outcome"] != "failed", 2.0)
+            return
+        except AssertionError:
+            assert time.monotonic() < deadline, "a worker still reports the failed load"
+
+
 def test_a_failed_load_is_reported_without_an_address_or_a_path(
     service: RunningService, trained_model: Any
 ) -> None:
@@ -225,5 +238,6 @@ def test_a_failed_load_is_reported_without_an_address_or_a_path(
         report = httpx.get(f"{service.url}/model", timeout=15)
     finally:
         client.set_registered_model_alias(name, CHAMPION, serving)
+        _reload_every_worker(service)
     assert reloaded.json()["message"]  # the reason is still given
     _assert_no_secret(service, {"POST /reload": reloaded, "GET /model": report})
