@@ -1,12 +1,15 @@
 # The README's two commands: `make run` (the main job) and `make test`. Each sets up first:
 # a private uv in .tools/, then the locked environment in .venv/. Needs only python3 and make.
 PYTHON ?= python3
-UV_VERSION := 0.13.8
+# One pin for uv: the `build` group in pyproject.toml (BentoML builds with that copy).
+UV_VERSION := $(shell sed -n 's/^build = \["uv==\([0-9.]*\)"\]/\1/p' pyproject.toml)
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
-RUN := $(UV) run --frozen
+# The venv's own commands, called directly: no tool on PATH, and a signal to make reaches them
+# (make forwards SIGTERM to its child; uv would be one more process in between).
+BIN := .venv/bin
 
-.PHONY: setup run test lint bench deploy clean
+.PHONY: setup run serve test lint bench deploy clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -16,23 +19,26 @@ setup: $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 
 run: setup
-	$(RUN) fleetcast pipeline
-	$(RUN) fleetcast serve
+	$(BIN)/fleetcast pipeline
+	$(BIN)/fleetcast serve
+
+serve: setup
+	$(BIN)/fleetcast serve
 
 lint: setup
-	$(RUN) ruff check .
-	$(RUN) ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: lint
-	$(RUN) pytest
+	$(BIN)/pytest
 
 bench: setup
-	$(RUN) python -m bench
+	$(BIN)/python -m bench
 
 deploy: setup
-	$(RUN) fleetcast deploy
+	$(BIN)/fleetcast deploy
 
 clean:
-	-$(RUN) fleetcast server stop
-	-$(RUN) fleetcast redis stop
+	-$(BIN)/fleetcast server stop
+	-$(BIN)/fleetcast redis stop
 	rm -rf .fleetcast

@@ -1,4 +1,4 @@
-"""`uv run python -m bench`: generate, ingest, build features two ways, write to Redis.
+"""`.venv/bin/python -m bench`: generate, ingest, build features two ways, write to Redis.
 
 Prints a markdown results table and writes it, with the machine's facts, to
 `WORKDIR/results.md`. Fails loudly if the pandas baseline and the Polars flow disagree.

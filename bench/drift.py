@@ -1,4 +1,4 @@
-"""`uv run python -m bench.drift`: wall time of the drift flow on the shipped data and on
+"""`.venv/bin/python -m bench.drift`: wall time of the drift flow on the shipped data and on
 100,000 logged predictions.
 
 A state folder under the workdir gets a champion from `fleetcast pipeline` on the shipped data

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -265,13 +265,14 @@ def serve(
     typer.echo(CURL_EXAMPLE.format(port=port))
     if settings.admin_token is None:
         typer.echo("admin routes (/reload, /vehicles) are off: set FLEETCAST_ADMIN_TOKEN")
+    from flows import foreground
+
     bentoml = str(Path(sys.executable).parent / "bentoml")
     command = [bentoml, "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
     env = os.environ | {"REDIS_URL": redis}
-    try:
-        raise typer.Exit(subprocess.call(command, cwd=PROJECT_ROOT, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    # SIGTERM to `bentoml serve` stops its workers gracefully: each flushes its prediction log.
+    code = foreground.run(command, PROJECT_ROOT, env, stop_signal=signal.SIGTERM)
+    raise typer.Exit(0 if code in (0, -signal.SIGTERM) else code)
 
 
 @server_app.command("start")

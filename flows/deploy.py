@@ -14,10 +14,8 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 import httpx
 import yaml
@@ -36,13 +34,13 @@ from prefect.states import Crashed
 from prefect.workers.process import ProcessWorker
 
 from features.settings import PROJECT_ROOT, Settings
+from flows import foreground
 
 WORK_POOL = "fleetcast"
 PREFECT_FILE = PROJECT_ROOT / "prefect.yaml"
 # Prefect's default poll (10 s) would be paid again at every link of the trigger chain.
 WORKER_QUERY_SECONDS = 2
 # A worker that has not stopped this long after its SIGINT is killed.
-STOP_TIMEOUT_S = 60.0
 ERROR_TAIL_LINES = 30
 
 logger = logging.getLogger(__name__)
@@ -127,30 +125,10 @@ def deploy_all(settings: Settings, names: Sequence[str] | None = None) -> list[s
     return list(names) if names else list(declared_deployments())
 
 
-def _start_worker(settings: Settings, pool: str, name: str) -> subprocess.Popen[bytes]:
-    """Start `prefect worker start` for `pool` as a child process named `name`."""
+def _worker_command(pool: str, name: str) -> list[str]:
+    """`prefect worker start` for `pool`, named `name`."""
     command = ["worker", "start", "--pool", pool, "--type", ProcessWorker.type, "--name", name]
-    return subprocess.Popen(
-        [_prefect_executable(), *command],
-        cwd=PROJECT_ROOT,
-        env=child_env(settings),
-        # Its own session, so a terminal's Ctrl-C reaches only us and the worker gets exactly
-        # one SIGINT from `stop_worker`: Prefect answers a second one with SIGKILL.
-        start_new_session=True,
-    )
-
-
-def stop_worker(worker: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_S) -> int:
-    """Stop a worker like Prefect expects (one SIGINT); kill it after `timeout` or a Ctrl-C."""
-    if worker.poll() is not None:
-        return worker.returncode
-    worker.send_signal(signal.SIGINT)
-    try:
-        return worker.wait(timeout)
-    except (subprocess.TimeoutExpired, KeyboardInterrupt):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGKILL)
-        return worker.wait()
+    return [_prefect_executable(), *command]
 
 
 def crash_abandoned_runs(worker_name: str, pool: str = WORK_POOL) -> list[str]:
@@ -176,15 +154,12 @@ def crash_abandoned_runs(worker_name: str, pool: str = WORK_POOL) -> list[str]:
 def run_worker(settings: Settings, pool: str = WORK_POOL) -> int:
     """Run a worker for `pool` in the foreground until Ctrl-C or SIGTERM; its exit code."""
     name = f"fleetcast-{socket.gethostname()}-{os.getpid()}"
-    with _interrupt_on_signals():  # also while stopping: a SIGTERM then must not orphan it
-        worker = _start_worker(settings, pool, name)
-        try:
-            return worker.wait()
-        except KeyboardInterrupt:
-            return stop_worker(worker)
-        finally:
-            stop_worker(worker)  # a no-op once it has exited; covers any other error
-            _report_abandoned(name, pool)
+    try:
+        # One SIGINT is how Prefect expects a worker to stop: it answers a second with SIGKILL.
+        return foreground.run(_worker_command(pool, name), PROJECT_ROOT, child_env(settings),
+                              stop_signal=signal.SIGINT)  # fmt: skip
+    finally:
+        _report_abandoned(name, pool)
 
 
 def _report_abandoned(worker_name: str, pool: str) -> None:
@@ -196,27 +171,3 @@ def _report_abandoned(worker_name: str, pool: str) -> None:
         return
     if abandoned:
         logger.warning("stopped during a run, marked Crashed: %s", ", ".join(abandoned))
-
-
-@contextlib.contextmanager
-def _interrupt_on_signals() -> Iterator[None]:
-    """Raise KeyboardInterrupt on SIGINT and SIGTERM while inside.
-
-    Besides making `kill` stop the worker like Ctrl-C, this un-ignores SIGINT for the worker:
-    a process started in the background inherits SIGINT ignored, and a worker started so
-    shrugs off the SIGINT its own shutdown relies on (seen as "a worker ignored a SIGTERM").
-    A handled signal is reset to the default in a child, an ignored one stays ignored.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shlex
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from features.registry import CHAMPION, METRICS
@@ -47,7 +49,8 @@ def history(registered_model: str, champions: list[dict[str, Any]]) -> str:
 
 def where_to_look(settings: Settings, prefect_api_url: str) -> str:
     """The state folder, the Prefect UI and the command that opens the MLflow UI."""
-    mlflow_ui = f"uv run mlflow ui --backend-store-uri {shlex.quote(settings.tracking_uri)}"
+    mlflow = shlex.quote(str(Path(sys.executable).parent / "mlflow"))  # this venv's, not PATH's
+    mlflow_ui = f"{mlflow} ui --backend-store-uri {shlex.quote(settings.tracking_uri)}"
     return (
         f"state folder: {settings.home}\n"
         f"Prefect UI (runs, artifacts, events): {prefect_api_url.removesuffix('/api')}\n"

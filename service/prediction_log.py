@@ -10,6 +10,7 @@ counting) the oldest beyond that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -58,6 +59,13 @@ class PredictionLog:
         self._rows = 0
         self._client: redis.asyncio.Redis | None = None
         self._failing = False
+        self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
+        self._wake = asyncio.Event()  # set by close(): the flusher stops between two flushes
+
+    def start(self) -> None:
+        """Flush every `prediction_log_flush_seconds` from now on (in the running event loop)."""
+        self._flusher = asyncio.create_task(self.flush_forever())
 
     def record(self, request: RequestPredictions) -> None:
         """Keep one request's predictions for the next flush: no I/O, O(1). (The buffered
@@ -90,8 +98,13 @@ class PredictionLog:
     async def flush_forever(self) -> None:
         """Flush every `prediction_log_flush_seconds`; an unreachable Redis is retried, and
         logged once per outage."""
-        while True:
-            await asyncio.sleep(self._settings.prediction_log_flush_seconds)
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(), self._settings.prediction_log_flush_seconds
+                )
+            if self._closing:
+                return  # close() makes the last flush
             try:
                 await self.flush()
             except (RedisError, OSError, ConnectionError) as error:
@@ -105,7 +118,18 @@ class PredictionLog:
             self._failing = False
 
     async def close(self, timeout: float = 5.0) -> None:
-        """Last flush at a clean stop: nothing pending is lost if Redis answers."""
+        """Stop the periodic flush, then flush once more: nothing pending is lost if Redis
+        answers."""
+        self._closing = True
+        self._wake.set()
+        if self._flusher is not None:
+            # Let a flush in flight finish rather than cancel it: cancelled after its XADDs went
+            # out, it would be written twice; and it puts its batch back only once redis-py has
+            # torn its pipeline down, after the last flush had found nothing (a lost batch).
+            done, _ = await asyncio.wait({self._flusher}, timeout=timeout)
+            if not done:  # a write that hangs: give up on it, its batch goes back to the buffer
+                self._flusher.cancel()
+                await asyncio.wait({self._flusher}, timeout=timeout)
         try:
             await asyncio.wait_for(self.flush(), timeout)
         except (RedisError, OSError, ConnectionError, TimeoutError) as error:

@@ -13,19 +13,23 @@ import gc
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from features.events import MODEL_PROMOTED, model_resource
 from features.prefect_server import running_local_url
 from features.settings import Settings
 from service import metrics
 from service.champion import Served, champion_version, load
-from service.schemas import ReloadAttempt
+from service.schemas import EventListener, ReloadAttempt
 
 logger = logging.getLogger("fleetcast.service")
 RETRY_SECONDS = 5.0
 # URIs (which may carry credentials) and urllib3's "host='...', port=N": GET /model is public.
 _ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://\S+|host='[^']*', port=\d+", re.IGNORECASE)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def _reason(error: Exception) -> str:
@@ -39,6 +43,7 @@ class Slot:
 
     served: Served | None = None
     last: ReloadAttempt | None = None
+    events: EventListener = field(default_factory=lambda: EventListener(connected=False))
 
 
 class Reloader:
@@ -69,7 +74,7 @@ class Reloader:
         return attempt
 
     async def _attempt(self, trigger: str) -> ReloadAttempt:
-        at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        at = _now()
         current = self._slot.served
         try:
             version = await asyncio.to_thread(champion_version, self._settings)
@@ -104,6 +109,7 @@ class Reloader:
                 raise
             except Exception as error:  # server down, network blip: retry, never give up
                 logger.warning("Prefect event stream: %s; retrying in %.0f s", error, RETRY_SECONDS)
+            self._slot.events = self._slot.events.model_copy(update={"connected": False})
             await asyncio.sleep(RETRY_SECONDS)
 
     async def _listen(self) -> None:
@@ -122,8 +128,20 @@ class Reloader:
         )
         async with get_events_subscriber(filter=promotions, reconnection_attempts=3) as events:
             logger.info("listening for %s on %s", MODEL_PROMOTED, api_url)
+            self._slot.events = self._slot.events.model_copy(
+                update={"connected": True, "connected_at": _now()}
+            )
             async for event in events:
+                self._received(str(event.payload.get("version")))
                 served = self._slot.served
                 # Replays and duplicates are normal: act only on a version not served yet.
                 if served is None or str(event.payload.get("version")) != served.version:
                     await self.reload("event")
+
+    def _received(self, version: str) -> None:
+        """Count an event in /model: proof, per worker, that events arrive (whatever reloads)."""
+        listener = self._slot.events
+        self._slot.events = listener.model_copy(update={
+            "received": listener.received + 1, "last_version": version,
+            "last_received_at": _now(),
+        })  # fmt: skip

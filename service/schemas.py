@@ -85,6 +85,16 @@ class ReloadAttempt(BaseModel):
     message: str
 
 
+class EventListener(BaseModel):
+    """This worker's subscription to promotion events: whether it is connected, what it got."""
+
+    connected: bool
+    connected_at: str | None = None  # the latest (re)connection
+    received: int = 0  # promotion events received since the worker started
+    last_version: str | None = None  # the version the latest event named
+    last_received_at: str | None = None
+
+
 class ModelInfo(BaseModel):
     """What this worker serves."""
 
@@ -100,6 +110,7 @@ class ModelInfo(BaseModel):
     backend_note: str
     loaded_at: str
     last_reload: ReloadAttempt | None
+    events: EventListener
     worker_pid: int
 
 

@@ -91,8 +91,8 @@ class Fleetcast:
         self._tasks = [
             asyncio.create_task(self.reloader.listen_forever()),
             asyncio.create_task(self.reloader.poll_forever()),
-            asyncio.create_task(self.log.flush_forever()),
         ]
+        self.log.start()
 
     @bentoml.on_shutdown
     async def stop_following(self) -> None:
@@ -219,7 +219,7 @@ class Fleetcast:
             snapshot_id=tags.get("fleetcast.snapshot_id"), holdout=served.holdout(),
             features=list(FEATURE_NAMES), backend=served.backend,
             backend_note=served.backend_note, loaded_at=served.loaded_at,
-            last_reload=self.slot.last, worker_pid=worker_pid(),
+            last_reload=self.slot.last, events=self.slot.events, worker_pid=worker_pid(),
         )  # fmt: skip
 
 

@@ -24,6 +24,9 @@ from features.settings import PROJECT_ROOT, Settings
 
 # The real BentoML service fixtures, shared by tests/service/ and tests/reliability/.
 pytest_plugins = ["service_fixtures"]
+# PATH for commands under test: system directories only, as on a fresh machine. A command that
+# needs a tool the project does not install (a global `uv`, say) fails with it.
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def _session_home_and_port() -> tuple[Path, int]:

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from conftest import TrainedStore
+from conftest import SYSTEM_PATH, TrainedStore
 from factories import vehicle
 from registry_support import register_constant, trained_version
 
@@ -118,6 +118,19 @@ class RunningService:
                 return latest
             time.sleep(0.05)
         raise AssertionError(f"not every worker as wanted within {timeout} s: {latest}")
+
+
+def serves_and_heard(version: str) -> Callable[[WorkerInfo], bool]:
+    """A worker serves `version` and its listener received the event announcing it.
+
+    Whether the event or an alias poll did the swap is a race on a busy machine, not a promise;
+    that the swap happens and that the event reaches every worker are.
+    """
+
+    def wanted(info: WorkerInfo) -> bool:
+        return info["version"] == version and info["events"]["last_version"] == version
+
+    return wanted
 
 
 def use_service_settings(running: RunningService, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,7 +253,8 @@ def service(
 def launch(env: dict[str, str], tmp: Path, redis_server: RedisServer) -> RunningService:
     """`bentoml serve` of the service with `env` on a free port, its log and state in `tmp`.
     Wait with `wait_ready`; stop with `stop`."""
-    env = env | {"BENTOML_HOME": str(tmp / "bentoml")}
+    # System directories only on PATH: the service must need nothing the project does not install.
+    env = env | {"BENTOML_HOME": str(tmp / "bentoml"), "PATH": SYSTEM_PATH}
     port = free_port()
     log = tmp / "service.log"
     command = [str(PROJECT_ROOT / ".venv/bin/bentoml"), "serve", "service.service:Fleetcast",

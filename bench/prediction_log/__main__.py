@@ -1,4 +1,4 @@
-"""`uv run python -m bench.prediction_log`: what the prediction log costs `/predict`.
+"""`.venv/bin/python -m bench.prediction_log`: what the prediction log costs `/predict`.
 
 Two fleetcast services from one state folder, each `bentoml serve service.service:Fleetcast`
 with its own `BENTOML_HOME` (BentoML wipes the Prometheus directory under it at start): one as

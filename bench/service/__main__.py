@@ -1,4 +1,4 @@
-"""`uv run python -m bench.service`: the fleetcast service against a seed-style baseline.
+"""`.venv/bin/python -m bench.service`: the fleetcast service against a seed-style baseline.
 
 In one run on loopback: a state folder with a trained champion (`fleetcast pipeline`), its
 Redis and Prefect server; the fleetcast BentoML service, a FastAPI + uvicorn baseline serving a

@@ -1,4 +1,4 @@
-"""`uv run python -m bench.soak`: a bounded soak of the real service under steady mixed traffic.
+"""`.venv/bin/python -m bench.soak`: a bounded soak of the real service under steady mixed traffic.
 
 A state folder with a champion (`fleetcast pipeline`, reused on later runs), its Redis and
 Prefect server; `bentoml serve service.service:Fleetcast` as shipped. Then, for `--minutes`: an

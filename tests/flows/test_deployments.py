@@ -179,10 +179,10 @@ class Worker:
     def output(self) -> str:
         return self.log.read_text()[-3000:]
 
-    def stop_like_ctrl_c(self) -> tuple[int | None, list[str]]:
-        """SIGINT the command; its exit code and the processes it left behind (then killed)."""
+    def stop_like_ctrl_c(self, sig: int = signal.SIGINT) -> tuple[int | None, list[str]]:
+        """Signal the command alone; its exit code and the processes it left (then killed)."""
         family = psutil.Process(self.process.pid).children(recursive=True)
-        self.process.send_signal(signal.SIGINT)
+        self.process.send_signal(sig)
         code = None
         with contextlib.suppress(subprocess.TimeoutExpired):
             code = self.process.wait(timeout=30)
@@ -267,3 +267,15 @@ def test_ctrl_c_during_a_run_stops_the_worker_and_marks_the_run_crashed(
     assert run.state_name == "Crashed", (run.state, worker.output())
     # A crashed ingest is not a completed one: features must not start.
     assert _runs_of(ingest_and_features["fleetcast-features"]) == []
+
+
+def test_sigterm_to_the_worker_command_stops_it_like_ctrl_c(
+    ingest_and_features: dict[str, UUID], worker: Worker
+) -> None:
+    """As a supervisor stops `fleetcast deploy`: the Prefect worker under it must not survive."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while "started" not in worker.output().lower():  # Prefect logs "Worker ... started!"
+        assert time.monotonic() < deadline and worker.process.poll() is None, worker.output()
+        time.sleep(0.5)
+    assert psutil.Process(worker.process.pid).children(recursive=True), worker.output()
+    assert worker.stop_like_ctrl_c(signal.SIGTERM) == (0, []), worker.output()

@@ -33,8 +33,8 @@ from flows import tracking
 
 # A real server (re)start can take minutes on a busy 2-core machine: above the default 300 s.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
-# Short enough to see the poll work, long enough that the alias move of the event phase is
-# almost never seen by a poll before the event arrives (milliseconds later).
+# Short enough to see the poll work while Prefect is down. Once it is back, a poll may beat
+# the event to a swap: the test asserts that every worker swaps and hears the event, not which won.
 POLL_S = 5
 DOWN_S = 15.0  # longer than the ~8 s after which Prefect's own subscriber gives up
 SWAP_S = 60.0  # liveness bounds on a busy 2-core machine, not speed claims
@@ -78,6 +78,25 @@ def _until(check: Any, timeout: float, what: str) -> float:
     return time.monotonic() - started
 
 
+def _every_worker_got(service: RunningService, prefect: PrefectServer, resource: Any) -> bool:
+    """Emit a probe event; whether every worker's listener has received one since it was back.
+
+    Re-emitted until it holds: a probe sent while a listener is still between reconnection
+    attempts may be outside the replay it gets, and a lost probe proves nothing.
+    """
+    emit_to(prefect.api_url, MODEL_PROMOTED, resource, {"version": "probe"})
+    try:
+        service.each_worker(lambda info: info["events"]["last_version"] == "probe", 3.0)
+    except AssertionError:
+        return False
+    return True
+
+
+def _serves_and_heard(info: dict[str, Any], version: str) -> bool:
+    """The worker serves `version`, and the event announcing it reached its listener."""
+    return info["version"] == version and info["events"]["last_version"] == version
+
+
 def _move_champion(service: RunningService, version: str) -> None:
     """As an operator's rollback does: straight in MLflow, no event."""
     client, _ = tracking.connect(service.settings)
@@ -100,18 +119,16 @@ def test_with_prefect_down_the_poll_follows_the_alias_and_events_resume_when_it_
         _move_champion(service, rollback)
         service.each_worker(lambda info: info["version"] == rollback, SWAP_S)
         poll_s = time.monotonic() - down
+        rolled_back_by_poll = _reloads(service, "poll", "loaded") - polled_before
         time.sleep(max(0.0, DOWN_S - poll_s))
         up = time.monotonic()
         own_prefect.start()
         restarted_s = time.monotonic() - up
-        events_before = _reloads(service, "event")
-        emit_to(own_prefect.api_url, MODEL_PROMOTED, resource, {"version": "probe"})
-        reconnect_s = _until(lambda: _reloads(service, "event") - events_before >= WORKERS,
+        reconnect_s = _until(lambda: _every_worker_got(service, own_prefect, resource),
                              RECONNECT_S, "both listeners receive an event")  # fmt: skip
-        loaded_before = _reloads(service, "event", "loaded")
         _move_champion(service, promoted)
         emit_to(own_prefect.api_url, MODEL_PROMOTED, resource, {"version": promoted})
-        service.each_worker(lambda info: info["version"] == promoted, SWAP_S)
+        service.each_worker(lambda info: _serves_and_heard(info, promoted), SWAP_S)
         end = time.monotonic()
     figures("prefect-down", sent_during_fault=len(load.between(down, up)),
             failures={r: dict(load.statuses(0, end, r)) for r in ("/predict", "/predict_by_id")},
@@ -120,8 +137,7 @@ def test_with_prefect_down_the_poll_follows_the_alias_and_events_resume_when_it_
 
     assert {c.status for c in load.calls} == {200}, "a request failed while Prefect was down"
     assert {c.version for c in load.calls} <= {"1", rollback, promoted}
-    assert _reloads(service, "poll", "loaded") - polled_before == WORKERS  # the rollback
-    assert _reloads(service, "event", "loaded") - loaded_before == WORKERS  # the promotion
+    assert rolled_back_by_poll == WORKERS  # no event could reach them: Prefect was down
 
 
 def test_a_flow_started_while_prefect_is_down_fails_in_one_line_naming_it(

@@ -23,7 +23,7 @@ from reliability.fault_support import (
     logged_ids,
     own_service,
 )
-from service_fixtures import RedisServer, RunningService, stop
+from service_fixtures import RedisServer, RunningService, serves_and_heard, stop
 
 from flows.promote import promote_flow
 
@@ -115,5 +115,4 @@ def _assert_promotions_still_arrive(
     candidate = register_copy(service.settings, trained_model)
     promotion = promote_flow()
     assert promotion.promoted and promotion.candidate_version == candidate, promotion.reason
-    workers = service.each_worker(lambda info: info["version"] == candidate, SWAP_S)
-    assert {info["last_reload"]["trigger"] for info in workers.values()} == {"event"}
+    service.each_worker(serves_and_heard(candidate), SWAP_S)

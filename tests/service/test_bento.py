@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TrainedStore
+from conftest import SYSTEM_PATH, TrainedStore
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
@@ -45,7 +45,9 @@ def test_the_service_requirements_are_the_locked_versions() -> None:
 def test_a_built_bento_serves_predictions(
     trained_store: TrainedStore, tmp_path: Path, prefect_server: str
 ) -> None:
-    env = os.environ | trained_store.env | {"BENTOML_HOME": str(tmp_path / "bentoml")}
+    # Only system directories on PATH: building must find uv (and all else) in the project.
+    env = os.environ | trained_store.env | {"BENTOML_HOME": str(tmp_path / "bentoml"),
+                                            "PATH": SYSTEM_PATH}  # fmt: skip
     built = subprocess.run([BENTOML, "build", str(PROJECT_ROOT)], env=env, capture_output=True,
                            text=True, check=True, cwd=PROJECT_ROOT)  # fmt: skip
     tag = re.search(r"fleetcast:[a-z0-9]+", built.stdout + built.stderr).group(0)

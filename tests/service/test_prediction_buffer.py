@@ -82,10 +82,36 @@ def test_a_clean_stop_writes_what_is_pending(fresh_redis: RedisServer) -> None:
 
     async def serve_then_stop() -> None:
         log = PredictionLog(settings)
-        flusher = asyncio.create_task(log.flush_forever())
+        log.start()
         log.record(_request("last"))
-        flusher.cancel()  # the worker stops before the next periodic flush
-        await log.close()
+        await log.close()  # the worker stops before the next periodic flush
 
     asyncio.run(serve_then_stop())
     assert _stored(fresh_redis, settings) == ["last"]
+
+
+def test_a_stop_during_a_flush_still_writes_that_flush(fresh_redis: RedisServer) -> None:
+    """The periodic flush has taken the batch and is mid-write when the worker stops."""
+    settings = _settings(fresh_redis)
+
+    async def stop_mid_flush() -> None:
+        log = PredictionLog(settings)
+        write, writing = log._append, asyncio.Event()
+
+        async def unanswered(entries: object) -> None:
+            writing.set()
+            try:
+                await asyncio.sleep(3600)  # the write has not returned when the stop comes
+            finally:
+                for _ in range(5):  # cancelled, redis-py tears its pipeline down over a few turns
+                    await asyncio.sleep(0)
+
+        log._append = unanswered  # type: ignore[method-assign]
+        log.start()
+        log.record(_request("in flight"))
+        await asyncio.wait_for(writing.wait(), 10)
+        log._append = write  # type: ignore[method-assign]
+        await log.close(timeout=0.5)
+
+    asyncio.run(stop_mid_flush())
+    assert _stored(fresh_redis, settings) == ["in flight"]
