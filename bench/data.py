@@ -1,7 +1,7 @@
 """Steps 1 and 2: generate the seeded CSVs, then ingest them into a fresh raw store.
 
 Ingest runs the plain functions behind the ingest flow's Prefect tasks (`Task.fn`), in the
-same order as `flows.ingest.ingest_flow`, so no Prefect server or run context is needed.
+same order as `flows.ingest.flow.ingest_flow`, so no Prefect server or run context is needed.
 Each step runs in its own child so its peak RSS is its own.
 
 Run as a child: `python -m bench.data generate WORKDIR VEHICLES PER_VEHICLE` or
@@ -31,7 +31,7 @@ def csv_paths(settings: Settings) -> list[Path]:
 
 def generate_child(workdir: Path, vehicles: int, per_vehicle: float) -> None:
     """Child entry point: write vehicles.csv and reservations.csv, timed."""
-    from flows.generate import generate
+    from flows.synthetic import generate
 
     settings = bench_settings(workdir)
     started = time.perf_counter()
@@ -43,10 +43,10 @@ def generate_child(workdir: Path, vehicles: int, per_vehicle: float) -> None:
 
 
 def ingest(settings: Settings) -> Any:
-    """`flows.ingest.ingest_flow` without Prefect: the same calls, as plain functions."""
-    from flows import raw_store
-    from flows.ingest import commit_ingest, find_sources, stage
-    from flows.staging import StagedFile
+    """`flows.ingest.flow.ingest_flow` without Prefect: the same calls, as plain functions."""
+    from features.stores import raw as raw_store
+    from flows.ingest.flow import commit_ingest, find_sources, stage
+    from flows.ingest.staging import StagedFile
 
     sources = find_sources.fn(settings, None)
     with raw_store.write_lock(settings):
@@ -73,7 +73,7 @@ def ingest_child(workdir: Path) -> None:
 
 
 def store_is_complete(settings: Settings) -> bool:
-    from flows import raw_store
+    from features.stores import raw as raw_store
 
     parts = raw_store.load_manifest(settings).parts
     return bool(parts["vehicles"]) and bool(parts["reservations"])

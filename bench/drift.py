@@ -51,14 +51,14 @@ def write_child(home: str, rows: int) -> None:
     import mlflow.sklearn
     import polars as pl
 
-    from features.offline import latest_snapshot_id, read_meta, scan_snapshot
-    from features.prediction_log import LOG_SCHEMA, STREAM_ID
-    from features.registry import model_uri
-    from features.schema import ENTITY
+    from features.contract.prediction_log import LOG_SCHEMA, STREAM_ID
+    from features.contract.registry import model_uri
+    from features.contract.schema import ENTITY
     from features.settings import get_settings
-    from flows.drift import resolve_champion
-    from flows.drift_data import data_cut, now_utc
+    from features.stores.offline import latest_snapshot_id, read_meta, scan_snapshot
     from flows.evaluation import feature_frame
+    from flows.monitor.drift import resolve_champion
+    from flows.monitor.drift_data import data_cut, now_utc
 
     settings = get_settings()
     champion = resolve_champion.fn(settings)
@@ -83,9 +83,9 @@ def _log_frame(sample: Any, times: Any, predicted: Any, version: str) -> Any:
     """Rows in the prediction log's schema, stream ids increasing like the drain's."""
     import polars as pl
 
-    from features import prediction_log as log
-    from features.formulas import FEATURE_NAMES
-    from features.schema import ENTITY
+    from features.contract import prediction_log as log
+    from features.contract.formulas import FEATURE_NAMES
+    from features.contract.schema import ENTITY
 
     n, millis = sample.height, times.dt.epoch("ms").cast(pl.String)
     return pl.DataFrame({
@@ -101,7 +101,7 @@ def _log_frame(sample: Any, times: Any, predicted: Any, version: str) -> Any:
 def run_flow_child(kind: str) -> None:
     """Child: the drift flow, with its imports timed apart from the flow itself."""
     started = time.perf_counter()
-    from flows.drift import drift_flow
+    from flows.monitor.drift import drift_flow
 
     flows_imported = time.perf_counter()
     import evidently  # noqa: F401  (paid here so the flow's time is its own work)

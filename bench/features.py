@@ -1,7 +1,7 @@
 """Feature-build benchmark: the flow's Polars code vs the pandas baseline, each in a child.
 
 Both children read the same committed raw-store Parquet parts. The Polars child runs exactly
-what `flows.feature_build.build_table` runs; the pandas child runs `bench.pandas_baseline`.
+what `flows.snapshot.flow.build_table` runs; the pandas child runs `bench.pandas_baseline`.
 Their outputs are saved and compared value for value; any difference fails the benchmark.
 
 Run as a child: `python -m bench.features HOME AS_OF OUT.parquet REPEAT`.
@@ -40,14 +40,14 @@ class FeatureMismatchError(AssertionError):
 
 def polars_child(home: str, as_of: str, out_path: str, repeat: int) -> None:
     """Child entry point: the flow's feature build, timed, with this process's peak RSS."""
-    from features.build import feature_table
+    from features.contract.point_in_time import feature_table
     from features.settings import Settings
-    from flows import raw_store
+    from features.stores import raw as raw_store
 
     settings = Settings(home=Path(home))
     cut = dt.datetime.fromisoformat(as_of)
 
-    def build() -> Any:  # what flows.feature_build.build_partition runs for one partition
+    def build() -> Any:  # what flows.snapshot.flow.build_partition runs for one partition
         return feature_table(
             raw_store.scan(settings, "vehicles"),
             raw_store.scan(settings, "reservations"),
@@ -63,11 +63,11 @@ def polars_child(home: str, as_of: str, out_path: str, repeat: int) -> None:
 
 def write_pandas_spec(home: Path, as_of: dt.datetime, path: Path) -> Path:
     """The pandas child's inputs, taken from the contract and the committed manifest."""
-    from features.build import SNAPSHOT_COLUMNS
-    from features.formulas import FIRST_SEEN, RAW_FEATURES, TARGET
-    from features.schema import ENTITY, INGEST_SEQ, VALID_FROM
+    from features.contract.formulas import FIRST_SEEN, RAW_FEATURES, TARGET
+    from features.contract.point_in_time import SNAPSHOT_COLUMNS
+    from features.contract.schema import ENTITY, INGEST_SEQ, VALID_FROM
     from features.settings import Settings
-    from flows import raw_store
+    from features.stores import raw as raw_store
 
     settings = Settings(home=home)
     parts = raw_store.load_manifest(settings).parts

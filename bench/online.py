@@ -1,8 +1,9 @@
 """Step 4: materialize the feature table into an embedded Redis, vs a redis-py pipeline.
 
-Both writers store the same `encoded_features()` values for every vehicle. The flow's writer
-(`flows.online_store.materialize`) renders RESP for whole batches in Polars; the baseline is
-the obvious client code: one HSET per vehicle in a non-transactional redis-py pipeline,
+Both writers store the same `encoded_features()` values for every vehicle. The flow's
+writer (`features.stores.online_writer.materialize`) renders RESP for whole batches in Polars;
+the baseline is the obvious client code: one HSET per vehicle in a non-transactional
+redis-py pipeline,
 executed every 10k commands. Each writer runs in its own child with its own embedded Redis,
 and the child checks that every vehicle landed with the right value before reporting.
 
@@ -20,11 +21,11 @@ import polars as pl
 import redis
 
 from bench.children import emit, peak_rss_mb, run_child
-from features.online import OnlineKeys, encode_rows, encoded_features
-from features.redis_server import start_embedded, stop_embedded
-from features.schema import ENTITY
+from features.contract.schema import ENTITY
+from features.local.redis_server import start_embedded, stop_embedded
 from features.settings import Settings
-from flows.online_store import materialize
+from features.stores.online import OnlineKeys, encode_rows, encoded_features
+from features.stores.online_writer import materialize
 
 BASELINE_EVERY = 10_000
 KEYS = OnlineKeys("bench")

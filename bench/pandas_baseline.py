@@ -1,9 +1,10 @@
 """Seed-style pandas baseline of the point-in-time feature table, for benchmarking only.
 
-This module deliberately RESTATES the semantics of `features.build.feature_table` and the
-derived features of `features.formulas` (price_diff, price_ratio, first-seen, the label) in
-idiomatic pandas. It is the only place in the project allowed to do so, and only as a baseline
-to compare the Polars implementation against: production code must use `features.build`.
+This module deliberately RESTATES the semantics of
+`features.contract.point_in_time.feature_table` and the derived features of
+`features.contract.formulas` (price_diff, price_ratio, first-seen, the label) in idiomatic
+pandas. It is the only place in the project allowed to do so, and only as a baseline to compare
+the Polars implementation against: production code must use `features.contract.point_in_time`.
 
 It imports neither Polars nor any fleetcast module (only the stdlib-only `bench.children`), so
 the peak RSS of the child process that runs it is pandas' own. Column names and part files

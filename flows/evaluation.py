@@ -12,10 +12,10 @@ from sklearn.base import RegressorMixin, clone
 from sklearn.metrics import mean_absolute_error, mean_poisson_deviance, mean_squared_error
 from sklearn.model_selection import RepeatedKFold
 
-from features.formulas import FEATURE_NAMES, TARGET
-from features.hashing import id_bucket
-from features.registry import METRICS
-from features.schema import ENTITY
+from features.contract.formulas import FEATURE_NAMES, TARGET
+from features.contract.hashing import id_bucket
+from features.contract.registry import METRICS
+from features.contract.schema import ENTITY
 
 # Poisson deviance is undefined for a zero prediction; trees can predict exactly 0.
 _MIN_PREDICTION = 1e-6

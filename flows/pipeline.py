@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from prefect import flow
 
-from features.offline import SnapshotMeta
-from flows.feature_build import feature_build_flow
-from flows.ingest import ingest_flow
-from flows.promote import Promotion, promote_flow
-from flows.train import train_flow
-from flows.train_record import TrainResult
+from features.stores.offline import SnapshotMeta
+from flows.ingest.flow import ingest_flow
+from flows.promote.flow import Promotion, promote_flow
+from flows.snapshot.flow import feature_build_flow
+from flows.train.flow import train_flow
+from flows.train.record import TrainResult
 
 
 @dataclass(frozen=True)

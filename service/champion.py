@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from features.formulas import FEATURE_NAMES, feature_matrix
-from features.offline import SnapshotNotFoundError, scan_snapshot
-from features.registry import CHAMPION, METRICS, ONNX_ARTIFACT, ONNX_INPUT, Tag
-from features.schema import VehicleRecord
+from features.contract.formulas import FEATURE_NAMES, feature_matrix
+from features.contract.registry import CHAMPION, METRICS, ONNX_ARTIFACT, ONNX_INPUT, Tag
+from features.contract.schema import VehicleRecord
 from features.settings import Settings
+from features.stores.offline import SnapshotNotFoundError, scan_snapshot
 
 PARITY_TOLERANCE = 1e-4
 _SMOKE_LISTING = VehicleRecord(

@@ -8,9 +8,9 @@ import io
 import uuid
 from pathlib import Path
 
-from features.atomic import write_text_atomic
-from features.schema import VehicleRecord, columns
+from features.contract.schema import VehicleRecord, columns
 from features.settings import Settings
+from features.stores.atomic import write_text_atomic
 
 
 def land(settings: Settings, record: VehicleRecord) -> Path:

@@ -6,9 +6,9 @@ import bentoml
 import redis.asyncio
 from redis.exceptions import RedisError
 
-from features.online import AsyncOnlineStore, OnlineKeys
-from features.redis_server import running_embedded_url
+from features.local.redis_server import running_embedded_url
 from features.settings import get_settings
+from features.stores.online import AsyncOnlineStore, OnlineKeys
 from service.http import quiet_client_errors
 from service.schemas import StoredVehicle, VehicleFeatures
 

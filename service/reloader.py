@@ -15,8 +15,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from features.events import MODEL_PROMOTED, model_resource
-from features.prefect_server import running_local_url
+from features.contract.events import MODEL_PROMOTED, model_resource
+from features.local.prefect_server import running_local_url
 from features.settings import Settings
 from service import metrics
 from service.champion import Served, champion_version, load

@@ -13,10 +13,10 @@ import annotated_types as at
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
-from features.schema import ENTITY, VehicleRecord
+from features.contract.schema import ENTITY, VehicleRecord
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
-INT64_MAX = 2**63 - 1  # the contract's integers are stored as Int64 (features.schema)
+INT64_MAX = 2**63 - 1  # the contract's integers are stored as Int64 (features.contract.schema)
 
 
 def _bounded(field: FieldInfo) -> tuple[Any, FieldInfo]:

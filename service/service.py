@@ -16,9 +16,9 @@ import numpy as np
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
-from features.formulas import FEATURE_NAMES, feature_matrix, features_of
-from features.online import encode_rows
+from features.contract.formulas import FEATURE_NAMES, feature_matrix, features_of
 from features.settings import get_settings
+from features.stores.online import encode_rows
 from service import metrics
 from service.champion import Served, worker_pid
 from service.http import (
@@ -35,7 +35,7 @@ from service.http import (
 from service.landing import land
 from service.lookup import STORE_DOWN, OnlineLookup
 from service.lookup_client import CoalescingLookup, retried_once
-from service.prediction_log import PredictionLog, RequestPredictions
+from service.prediction_buffer import PredictionLog, RequestPredictions
 from service.reloader import Reloader, Slot
 from service.schemas import (
     Batch,

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from features.prefect_server import start_local, stop_local
-from features.redis_server import free_port, start_embedded, stop_embedded
+from features.local.prefect_server import start_local, stop_local
+from features.local.redis_server import free_port, start_embedded, stop_embedded
 from features.settings import PROJECT_ROOT, Settings
 
 # The real BentoML service fixtures, shared by tests/service/ and tests/reliability/.
-pytest_plugins = ["service_fixtures"]
+pytest_plugins = ["support.service_fixtures"]
 # PATH for commands under test: system directories only, as on a fresh machine. A command that
 # needs a tool the project does not install (a global `uv`, say) fails with it.
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"

@@ -33,8 +33,8 @@ from bench.service.cpu import wait_quiet
 from bench.service.procs import VENV_BIN, Server
 from bench.service.servers import FLEETCAST, READY_TIMEOUT_S
 from bench.service.state import State, daemon_pids, prepare
-from features.online import OnlineKeys
-from features.redis_server import free_port
+from features.local.redis_server import free_port
+from features.stores.online import OnlineKeys
 
 OUT = PROJECT_ROOT / "bench" / "out"
 CONCURRENCY = (1, 16)

@@ -73,9 +73,9 @@ def predict(vehicle: Vehicle) -> dict[str, float]:
 
 def _training_rows(home: Path) -> tuple[pd.DataFrame, pd.Series, str]:
     """The latest snapshot's labeled rows: features by `add_features`, checked, and the target."""
-    from features.formulas import FEATURE_NAMES, TARGET
-    from features.offline import read_meta, scan_snapshot
+    from features.contract.formulas import FEATURE_NAMES, TARGET
     from features.settings import Settings
+    from features.stores.offline import read_meta, scan_snapshot
 
     settings = Settings(home=home)
     meta = read_meta(settings)

@@ -10,10 +10,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.formulas import RAW_FEATURES
-from features.offline import scan_snapshot
-from features.schema import ENTITY
+from features.contract.formulas import RAW_FEATURES
+from features.contract.schema import ENTITY
 from features.settings import Settings
+from features.stores.offline import scan_snapshot
 
 COUNT = 64
 

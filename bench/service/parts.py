@@ -60,8 +60,8 @@ async def timed_async(call: Callable[[], Awaitable[Any]], calls: int, warm: int 
 
 def fleetcast_parts(body: str) -> dict[str, Stats]:
     """The /predict path, piece by piece, with the champion the service would load."""
-    from features.formulas import FEATURE_NAMES, feature_matrix, features_of
-    from features.schema import VehicleRecord
+    from features.contract.formulas import FEATURE_NAMES, feature_matrix, features_of
+    from features.contract.schema import VehicleRecord
     from features.settings import get_settings
     from service.champion import champion_version, load
     from service.schemas import Listing, Prediction
@@ -94,8 +94,8 @@ def redis_parts(vehicle_id: int) -> dict[str, Stats]:
     """The lookup's Redis read (one script call, one round trip) without the hop to it."""
     import redis.asyncio
 
-    from features.online import AsyncOnlineStore, OnlineKeys
     from features.settings import get_settings
+    from features.stores.online import AsyncOnlineStore, OnlineKeys
 
     settings = get_settings()
 

@@ -1,7 +1,7 @@
 """Step 4: promotion → every worker serving the new version, through the real promote path.
 
 Each round registers the current champion's model again as a new version (with the champion's
-lineage tags, as the train flow would have set them), then does what `flows.promote` does on a
+lineage tags, as the train flow would have set them), then does what `flows.promote.flow` does on a
 win: moves the `champion` alias with MlflowClient and emits `fleetcast.model.promoted` for the
 registered model. The clock starts just before the alias moves. GET /model is then polled on
 fresh connections (each may land on any worker) until every worker reports the new version.
@@ -20,8 +20,8 @@ import httpx
 
 from bench.children import emit
 from bench.service.children import run_child
-from features.events import MODEL_PROMOTED, model_resource
-from features.registry import CHAMPION, Tag
+from features.contract.events import MODEL_PROMOTED, model_resource
+from features.contract.registry import CHAMPION, Tag
 
 POLL_SECONDS = 0.02
 ROUND_TIMEOUT_S = 120.0
@@ -70,7 +70,7 @@ def promote_copy(client: Any, name: str, round_no: int) -> tuple[str, float, flo
 
 
 def move_champion(client: Any, name: str, version: str, previous: Any) -> None:
-    """What `flows.promote` does on a win: move the alias to `version`, then announce it.
+    """What `flows.promote.flow` does on a win: move the alias to `version`, then announce it.
 
     `previous` is the model version that held the alias (its run id and snapshot go into the
     event's payload, as a copy of it shares both)."""
@@ -94,7 +94,7 @@ def _warm_up_events() -> None:
 def child(url: str, rounds: int, workers: int) -> None:
     """Child entry point: `rounds` promotions, each timed until every worker has swapped."""
     from features.settings import get_settings
-    from flows import tracking
+    from flows.train import tracking
 
     settings = get_settings()
     client, _ = tracking.connect(settings)

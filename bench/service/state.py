@@ -20,8 +20,8 @@ import psutil
 import redis
 
 from bench.service.procs import base_env, run_cli
-from features.prefect_server import running_local_url
-from features.redis_server import running_embedded_url
+from features.local.prefect_server import running_local_url
+from features.local.redis_server import running_embedded_url
 from features.settings import Settings
 
 

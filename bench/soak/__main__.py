@@ -34,7 +34,7 @@ from bench.service.state import State, daemon_pids, prepare
 from bench.soak import report, setup, stats
 from bench.soak.promoter import READY
 from bench.soak.watch import Sample, Watch
-from features.online import OnlineKeys
+from features.stores.online import OnlineKeys
 
 OUT = PROJECT_ROOT / "bench" / "out" / "soak"
 SAMPLE_EVERY_S = 10.0

@@ -1,7 +1,7 @@
 """The soak's promotions: once a minute, the champion alias moves between two versions.
 
 At start it registers a copy of the champion (same model, the champion's lineage tags) as the
-second version. Then at `start + 30 s + 60 s * k` it does what `flows.promote` does on a win
+second version. Then at `start + 30 s + 60 s * k` it does what `flows.promote.flow` does on a win
 (`bench.service.promote.move_champion`: alias moved with MlflowClient, `fleetcast.model.promoted`
 emitted) towards the version not serving, and confirms the swap two ways: GET /model on fresh
 connections until every worker reports the new version, then the /metrics gauge
@@ -22,7 +22,7 @@ import httpx
 
 from bench.children import emit
 from bench.service.promote import lineage_only, move_champion, wait_for_version
-from features.registry import CHAMPION, Tag
+from features.contract.registry import CHAMPION, Tag
 
 FIRST_AT_S = 30.0  # mid-minute, so each minute of the report holds one promotion
 EVERY_S = 60.0
@@ -105,7 +105,7 @@ def child(url: str, workers: int, minutes: int) -> None:
     from prefect.events import emit_event
 
     from features.settings import get_settings
-    from flows import tracking
+    from flows.train import tracking
 
     settings = get_settings()
     client, _ = tracking.connect(settings)

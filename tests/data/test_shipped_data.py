@@ -7,7 +7,13 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from features.schema import ENTITY, TIMESTAMP_FORMAT, ReservationRecord, VehicleRecord, columns
+from features.contract.schema import (
+    ENTITY,
+    TIMESTAMP_FORMAT,
+    ReservationRecord,
+    VehicleRecord,
+    columns,
+)
 from features.settings import PROJECT_ROOT
 
 DATA = PROJECT_ROOT / "data"

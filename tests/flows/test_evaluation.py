@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.formulas import TARGET
-from features.schema import ENTITY
+from features.contract.formulas import TARGET
+from features.contract.schema import ENTITY
 from flows.evaluation import fold_indices, holdout_bucket, score, split_labeled
 
 

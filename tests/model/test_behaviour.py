@@ -12,12 +12,12 @@ import polars as pl
 import pytest
 from conftest import TrainedStore
 
-from features.formulas import RAW_FEATURES, with_features
-from features.offline import scan_snapshot
-from features.registry import CHAMPION
-from features.schema import ENTITY
-from flows import tracking
+from features.contract.formulas import RAW_FEATURES, with_features
+from features.contract.registry import CHAMPION
+from features.contract.schema import ENTITY
+from features.stores.offline import scan_snapshot
 from flows.evaluation import feature_frame
+from flows.train import tracking
 
 pytestmark = pytest.mark.integration
 

@@ -13,16 +13,16 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability import api_support as api
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
+from support import api
 
-from features.schema import ENTITY
+from features.contract.schema import ENTITY
 
 if TYPE_CHECKING:
     from schemathesis import APIOperation, BaseSchema, Case, CheckContext, Response
-    from service_fixtures import RunningService
+    from support.service_fixtures import RunningService
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

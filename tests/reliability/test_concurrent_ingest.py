@@ -1,6 +1,6 @@
 """Ingest under concurrency and crashes, with real processes: `fleetcast ingest` twice at once
 stores each row once, and an ingest killed at any point of its write leaves a readable store
-that the next ingest completes. (tests/flows/test_ingest.py covers a kill just before the
+that the next ingest completes. (tests/flows/ingest/test_flow.py covers a kill just before the
 manifest swap; these add the other points and the concurrent runs.)"""
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from factories import reservation, vehicle, write_reservations, write_vehicles
-from reliability.ingest_support import check_no_leftovers, store_heights
+from support.factories import reservation, vehicle, write_reservations, write_vehicles
+from support.ingest import check_no_leftovers, store_heights
 
 from features.settings import Settings
-from flows import raw_store
-from flows.ingest import ingest_flow
+from features.stores import raw as raw_store
+from flows.ingest.flow import ingest_flow
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 FLEETCAST = str(Path(sys.executable).parent / "fleetcast")
@@ -120,7 +120,9 @@ def test_two_ingests_of_the_landing_folder_archive_each_file_once(flow_settings:
 
 CRASH = """
 import os, signal, sys
-from flows import ingest, raw_store, staging
+from flows.ingest import flow as ingest
+from features.stores import raw as raw_store
+from flows.ingest import staging
 
 def die():
     os.kill(os.getpid(), signal.SIGKILL)

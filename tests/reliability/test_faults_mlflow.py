@@ -14,13 +14,13 @@ import httpx
 import pytest
 from conftest import TrainedStore
 from prefect.events import emit_event
-from registry_support import register_constant
-from reliability.fault_support import LoadLoop, MlflowServer, figures, known_vehicles, own_service
-from service_fixtures import RedisServer, RunningService, WorkerInfo, serves_and_heard, stop
+from support.faults import LoadLoop, MlflowServer, figures, known_vehicles, own_service
+from support.registry import register_constant
+from support.service_fixtures import RedisServer, RunningService, WorkerInfo, serves_and_heard, stop
 
-from features.events import MODEL_PROMOTED, model_resource
-from features.registry import CANDIDATE, CHAMPION
-from flows import tracking
+from features.contract.events import MODEL_PROMOTED, model_resource
+from features.contract.registry import CANDIDATE, CHAMPION
+from flows.train import tracking
 
 # A real server (re)start can take minutes on a busy 2-core machine: above the default 300 s.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]

@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import TrainedStore
-from metrics_support import Samples, scrape, value
-from registry_support import register_constant
-from reliability.fault_support import (
+from support.faults import (
     LoadLoop,
     PrefectServer,
     emit_to,
@@ -23,13 +21,15 @@ from reliability.fault_support import (
     known_vehicles,
     own_service,
 )
-from service_fixtures import WORKERS, RedisServer, RunningService, stop
+from support.metrics import Samples, scrape, value
+from support.registry import register_constant
+from support.service_fixtures import WORKERS, RedisServer, RunningService, stop
 
-from features.events import MODEL_PROMOTED, model_resource
-from features.redis_server import free_port
-from features.registry import CANDIDATE, CHAMPION
+from features.contract.events import MODEL_PROMOTED, model_resource
+from features.contract.registry import CANDIDATE, CHAMPION
+from features.local.redis_server import free_port
 from features.settings import PROJECT_ROOT
-from flows import tracking
+from flows.train import tracking
 
 # A real server (re)start can take minutes on a busy 2-core machine: above the default 300 s.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]

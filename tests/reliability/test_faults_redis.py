@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import TrainedStore
-from metrics_support import scrape, value
-from registry_support import register_copy
-from reliability.fault_support import (
+from support.faults import (
     LoadLoop,
     answered_ids,
     figures,
@@ -23,9 +21,11 @@ from reliability.fault_support import (
     logged_ids,
     own_service,
 )
-from service_fixtures import RedisServer, RunningService, serves_and_heard, stop
+from support.metrics import scrape, value
+from support.registry import register_copy
+from support.service_fixtures import RedisServer, RunningService, serves_and_heard, stop
 
-from flows.promote import promote_flow
+from flows.promote.flow import promote_flow
 
 # A real server (re)start can take minutes on a busy 2-core machine: above the default 300 s.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from factories import vehicle
 from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
-from reliability.ingest_support import (
+from support.factories import vehicle
+from support.ingest import (
     COLUMNS,
     FuzzFile,
     StoreModel,
@@ -32,12 +32,12 @@ from reliability.ingest_support import (
     store_heights,
 )
 
-from features.schema import TIMESTAMP_FORMAT, columns
+from features.contract.schema import TIMESTAMP_FORMAT, columns
 from features.settings import Settings
-from flows.ingest import ingest_flow
-from flows.raw_store import RECORDS
-from flows.sources import SourceError
-from flows.staging import IngestReport
+from features.stores.raw import RECORDS
+from flows.ingest.flow import ingest_flow
+from flows.ingest.sources import SourceError
+from flows.ingest.staging import IngestReport
 
 KINDS = ("vehicles", "reservations")
 _BAD = ["", "abc", "1,5", 'say "hi"', "line1\nline2", "café", "x" * 5000, "\uff11", "--1"]

@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from factories import vehicle
-from registry_support import lineage_only
-from service_fixtures import launch, stop, wait_ready
+from support.factories import vehicle
+from support.registry import lineage_only
+from support.service_fixtures import launch, stop, wait_ready
 
-from features.registry import CHAMPION
-from flows import tracking
+from features.contract.registry import CHAMPION
+from flows.train import tracking
 from service.http import VERSION_HEADER
 
 if TYPE_CHECKING:
-    from service_fixtures import RunningService
+    from support.service_fixtures import RunningService
 
 pytestmark = pytest.mark.integration
 OPS = "https://ops.example"

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-from factories import vehicle
+from support.factories import vehicle
 
 from features.settings import Settings
 from service.http import admin_refusal
 
 if TYPE_CHECKING:
-    from service_fixtures import RunningService
+    from support.service_fixtures import RunningService
 
 WRONG_AUTH: dict[str, Callable[[str], str | None]] = {  # case -> header, given the real token
     "no header": lambda _: None,

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import redis
 
-from features.online import OnlineKeys
-from features.prediction_log import decode
+from features.contract.prediction_log import decode
+from features.stores.online import OnlineKeys
 from service.http import REQUEST_ID_HEADER
 
 if TYPE_CHECKING:
-    from service_fixtures import RunningService
+    from support.service_fixtures import RunningService
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from factories import vehicle
+from support.factories import vehicle
 
-from features.formulas import FEATURE_NAMES, RAW_FEATURES
-from features.offline import scan_snapshot
-from features.registry import CHAMPION
-from features.schema import ENTITY
-from flows import tracking
+from features.contract.formulas import FEATURE_NAMES, RAW_FEATURES
+from features.contract.registry import CHAMPION
+from features.contract.schema import ENTITY
+from features.stores.offline import scan_snapshot
+from flows.train import tracking
 from service.http import VERSION_HEADER
 
 if TYPE_CHECKING:
-    from service_fixtures import RunningService
+    from support.service_fixtures import RunningService
 
 pytestmark = pytest.mark.integration
 

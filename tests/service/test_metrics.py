@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from metrics_support import scrape, value
+from support.metrics import scrape, value
 
 from service.http import VERSION_HEADER
 
 if TYPE_CHECKING:
-    from service_fixtures import RunningService
+    from support.service_fixtures import RunningService
 
 pytestmark = pytest.mark.integration
 

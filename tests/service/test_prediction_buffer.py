@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import redis
 
-from features.formulas import FEATURE_NAMES
-from features.online import OnlineKeys
-from features.prediction_log import decode
+from features.contract.formulas import FEATURE_NAMES
+from features.contract.prediction_log import decode
 from features.settings import Settings
-from service.prediction_log import PredictionLog, RequestPredictions
+from features.stores.online import OnlineKeys
+from service.prediction_buffer import PredictionLog, RequestPredictions
 
 if TYPE_CHECKING:
-    from service_fixtures import RedisServer
+    from support.service_fixtures import RedisServer
 
 pytestmark = pytest.mark.integration
 

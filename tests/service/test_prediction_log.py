@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pytest
 
-from features.formulas import FEATURE_NAMES, RAW_FEATURES
-from features.prediction_log import (
+from features.contract.formulas import FEATURE_NAMES, RAW_FEATURES
+from features.contract.prediction_log import (
     ITEM,
     MODEL_VERSION,
     PREDICTION,
@@ -19,13 +19,13 @@ from features.prediction_log import (
     ROUTE,
     scan_predictions,
 )
-from features.schema import ENTITY
+from features.contract.schema import ENTITY
 from features.settings import Settings
-from flows.predictions import drain_predictions_flow
+from flows.monitor.drain import drain_predictions_flow
 from service.http import REQUEST_ID_HEADER, VERSION_HEADER
 
 if TYPE_CHECKING:
-    from service_fixtures import RunningService
+    from support.service_fixtures import RunningService
 
 pytestmark = pytest.mark.integration
 FLUSH_DEADLINE_S = 30.0  # the workers flush every 0.5 s; this only bounds a broken flush

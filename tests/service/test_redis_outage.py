@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from factories import vehicle
+from support.factories import vehicle
 
 if TYPE_CHECKING:
-    from service_fixtures import RunningService
+    from support.service_fixtures import RunningService
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 HEAL_TIMEOUT_S = 20.0

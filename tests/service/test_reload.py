@@ -15,20 +15,20 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import mlflow
 import pytest
-from metrics_support import Samples, scrape, value
 from prefect.events import emit_event
-from registry_support import lineage_only, register_copy
-from service_fixtures import serves_and_heard, use_service_settings
+from support.metrics import Samples, scrape, value
+from support.registry import lineage_only, register_copy
+from support.service_fixtures import serves_and_heard, use_service_settings
 
-from features.events import MODEL_PROMOTED, model_resource
-from features.registry import CHAMPION
+from features.contract.events import MODEL_PROMOTED, model_resource
+from features.contract.registry import CHAMPION
 from features.settings import Settings
-from flows import tracking
-from flows.promote import Promotion, promote_flow
+from flows.promote.flow import Promotion, promote_flow
+from flows.train import tracking
 from service.http import VERSION_HEADER
 
 if TYPE_CHECKING:
-    from service_fixtures import RunningService, WorkerInfo
+    from support.service_fixtures import RunningService, WorkerInfo
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 IN_FLIGHT = 24  # concurrent requests kept open by the load loop

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from prefect.events import emit_event
-from registry_support import register_copy
-from service_fixtures import use_service_settings
+from support.registry import register_copy
+from support.service_fixtures import use_service_settings
 
-from features.events import MODEL_PROMOTED, model_resource
-from features.registry import CHAMPION, Tag
-from flows.rollback import rollback_flow
+from features.contract.events import MODEL_PROMOTED, model_resource
+from features.contract.registry import CHAMPION, Tag
+from flows.promote.rollback import rollback_flow
 
 if TYPE_CHECKING:
-    from service_fixtures import RunningService
+    from support.service_fixtures import RunningService
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REACH_S = 60.0

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from factories import vehicle
+from support.factories import vehicle
 
 if TYPE_CHECKING:
-    from service_fixtures import RunningService
+    from support.service_fixtures import RunningService
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,103 @@
+"""The prediction log: what each served prediction records, how a stream entry encodes it, and
+the Parquet files the drain flow keeps.
+
+Service workers buffer predictions and append them to the Redis stream `OnlineKeys.prediction_log`
+in one pipelined call per flush, never a write per request. The `predictions` flow drains the
+stream into `FLEETCAST_HOME/predictions/<first-entry-id>.parquet` (atomic renames) and then
+trims what it stored. A drain always starts right after the last stored entry, so a drain that
+died before trimming is redone into the same file name: no entry is stored twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from features.contract.formulas import FEATURE_NAMES
+from features.contract.schema import ENTITY
+from features.settings import Settings
+
+REQUEST_ID = "request_id"
+ITEM = "item"  # position in a batch request; 0 for single predictions
+PREDICTED_AT = "predicted_at"
+ROUTE = "route"
+MODEL_VERSION = "model_version"
+PREDICTION = "prediction"
+STREAM_ID = "stream_id"
+FIELD = b"p"  # the one field of a stream entry: the JSON-encoded row
+
+LOG_SCHEMA: dict[str, pl.DataType] = {
+    STREAM_ID: pl.String(),
+    REQUEST_ID: pl.String(),
+    ITEM: pl.Int32(),
+    PREDICTED_AT: pl.Datetime("us"),  # naive UTC, like every fleetcast timestamp
+    ROUTE: pl.String(),
+    MODEL_VERSION: pl.String(),
+    ENTITY: pl.Int64(),  # null when the request carried attributes, not an id
+    **{name: pl.Float64() for name in FEATURE_NAMES},
+    PREDICTION: pl.Float64(),
+}
+CHECKPOINT_FILE = "drained.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedPrediction:
+    """One served prediction, as a worker hands it to the log."""
+
+    request_id: str
+    item: int
+    predicted_at: float  # Unix seconds
+    route: str
+    model_version: str
+    vehicle_id: int | None
+    features: Sequence[float]  # FEATURE_NAMES order
+    prediction: float
+
+
+def encode(entry: LoggedPrediction) -> bytes:
+    """The stream value of one prediction (compact JSON; decoded by `decode`)."""
+    return json.dumps(
+        [entry.request_id, entry.item, round(entry.predicted_at * 1e6), entry.route,
+         entry.model_version, entry.vehicle_id, [float(x) for x in entry.features],
+         float(entry.prediction)],
+        separators=(",", ":"),
+    ).encode()  # fmt: skip
+
+
+def decode(entries: Sequence[tuple[bytes | str, dict[bytes, bytes]]]) -> pl.DataFrame:
+    """Stream entries (id, fields) as log rows in `LOG_SCHEMA`."""
+    rows = []
+    for stream_id, fields in entries:
+        request_id, item, micros, route, version, vehicle_id, features, prediction = json.loads(
+            fields[FIELD]
+        )
+        rows.append(
+            (_text(stream_id), request_id, item, _EPOCH + dt.timedelta(microseconds=micros),
+             route, version, vehicle_id, *features, prediction)
+        )  # fmt: skip
+    return pl.DataFrame(rows, schema=LOG_SCHEMA, orient="row")
+
+
+def scan_predictions(settings: Settings) -> pl.LazyFrame:
+    """Every drained prediction (empty, with the schema, before the first drain)."""
+    files = sorted(settings.predictions_dir.glob("*.parquet"))
+    if not files:
+        return pl.DataFrame(schema=LOG_SCHEMA).lazy()
+    return pl.scan_parquet(files, schema=LOG_SCHEMA)
+
+
+def stream_id_after(stream_id: str) -> str:
+    """The smallest stream id greater than `stream_id` (`ms-seq` → `ms-(seq+1)`)."""
+    millis, seq = stream_id.split("-")
+    return f"{millis}-{int(seq) + 1}"
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,144 @@
+"""Online store contract: Redis key layout, value encoding, and the atomic read.
+
+Layout (prefix `P` from settings):
+- `P:online:current`             -> id of the snapshot readers must use (the one pointer)
+- `P:online:snap:<snapshot_id>`  -> hash: vehicle_id -> encoded feature vector
+- `P:online:meta:<snapshot_id>`  -> hash: feature_names, schema_version, as_of, vehicles
+- `P:online:snapshots`           -> list of materialized snapshot ids, oldest first (for cleanup)
+- `P:predictions`                -> stream of served predictions (`contract/prediction_log.py`)
+
+A value is the JSON array of the features in `FEATURE_NAMES` order, written as float64 text
+that round-trips exactly, so the online values equal the offline snapshot's bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import redis
+import redis.asyncio
+
+from features.contract.formulas import FEATURE_NAMES
+from features.contract.schema import ENTITY
+
+
+@dataclass(frozen=True)
+class OnlineKeys:
+    """Every Redis key fleetcast uses: the online store's, and the prediction log's stream."""
+
+    prefix: str
+
+    @property
+    def current(self) -> str:
+        return f"{self.prefix}:online:current"
+
+    @property
+    def snapshots(self) -> str:
+        return f"{self.prefix}:online:snapshots"
+
+    @property
+    def snapshot_prefix(self) -> str:
+        return f"{self.prefix}:online:snap:"
+
+    def snapshot(self, snapshot_id: str) -> str:
+        return f"{self.snapshot_prefix}{snapshot_id}"
+
+    def meta(self, snapshot_id: str) -> str:
+        return f"{self.prefix}:online:meta:{snapshot_id}"
+
+    @property
+    def prediction_log(self) -> str:
+        """Stream of served predictions (`contract/prediction_log.py`), drained to Parquet."""
+        return f"{self.prefix}:predictions"
+
+
+def encoded_features() -> pl.Expr:
+    """Polars expression encoding each row's features as the stored value (vectorized)."""
+    parts = [pl.col(name).cast(pl.Float64).cast(pl.String) for name in FEATURE_NAMES]
+    return pl.format("[{}]", pl.concat_str(parts, separator=",")).alias("value")
+
+
+def encode_rows(features: pl.DataFrame) -> dict[int, str]:
+    """vehicle_id -> stored value, for a few rows (the same encoding as the bulk writer)."""
+    encoded = features.select(pl.col(ENTITY), encoded_features())
+    return dict(zip(encoded[ENTITY].to_list(), encoded["value"].to_list(), strict=True))
+
+
+def decode(value: bytes | str) -> dict[str, float]:
+    """A stored value back to feature name -> value."""
+    return dict(zip(FEATURE_NAMES, json.loads(value), strict=True))
+
+
+# One round trip, and atomic: the pointer and the values come from the same snapshot even if
+# a writer flips the pointer in between.
+_READ_SCRIPT = """
+local snapshot = redis.call('GET', KEYS[1])
+if not snapshot then return {false} end
+local values = redis.call('HMGET', ARGV[1] .. snapshot, unpack(ARGV, 2))
+table.insert(values, 1, snapshot)
+return values
+"""
+
+
+# Adds or replaces one vehicle in the current snapshot, atomically with reading the pointer.
+_PUT_SCRIPT = """
+local snapshot = redis.call('GET', KEYS[1])
+if not snapshot then return false end
+redis.call('HSET', ARGV[1] .. snapshot, ARGV[2], ARGV[3])
+return snapshot
+"""
+
+Features = dict[str, float]
+
+
+def _parse_read(reply: list[Any], count: int) -> tuple[str | None, list[Features | None]]:
+    snapshot = reply[0].decode() if reply[0] else None
+    if snapshot is None:
+        return None, [None] * count
+    return snapshot, [decode(v) if v is not None else None for v in reply[1:]]
+
+
+class OnlineReader:
+    """Reads feature vectors of vehicles from the current online snapshot."""
+
+    def __init__(self, client: redis.Redis, keys: OnlineKeys) -> None:
+        self._keys = keys
+        self._script = client.register_script(_READ_SCRIPT)
+
+    def read(self, vehicle_ids: Sequence[int]) -> tuple[str | None, list[Features | None]]:
+        """(snapshot id, features or None per id); (None, all None) if nothing is materialized."""
+        if not vehicle_ids:
+            return None, []
+        reply = self._script(
+            keys=[self._keys.current], args=[self._keys.snapshot_prefix, *vehicle_ids]
+        )
+        return _parse_read(reply, len(vehicle_ids))
+
+
+class AsyncOnlineStore:
+    """The online store from asyncio code (the service): the same keys, scripts and encoding."""
+
+    def __init__(self, client: redis.asyncio.Redis, keys: OnlineKeys) -> None:
+        self._keys = keys
+        self._read = client.register_script(_READ_SCRIPT)
+        self._put = client.register_script(_PUT_SCRIPT)
+
+    async def read(self, vehicle_ids: Sequence[int]) -> tuple[str | None, list[Features | None]]:
+        """As `OnlineReader.read`, in one round trip for all ids."""
+        if not vehicle_ids:
+            return None, []
+        reply = await self._read(
+            keys=[self._keys.current], args=[self._keys.snapshot_prefix, *vehicle_ids]
+        )
+        return _parse_read(reply, len(vehicle_ids))
+
+    async def put(self, vehicle_id: int, value: str) -> str | None:
+        """Store one vehicle's encoded features in the current snapshot; its id (None if none)."""
+        reply = await self._put(
+            keys=[self._keys.current], args=[self._keys.snapshot_prefix, vehicle_id, value]
+        )
+        return reply.decode() if reply else None

@@ -1,0 +1,58 @@
+"""What the CLI prints about models: short, plain lines a person reads after a run."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from features.contract.registry import CHAMPION, METRICS
+from features.settings import Settings
+
+if TYPE_CHECKING:
+    from flows.promote.flow import Promotion
+    from flows.train.record import TrainResult
+
+
+def trained(result: TrainResult) -> str:
+    """One line per training run: what won, by how much, what was registered."""
+    return (
+        f"trained: {result.family} won (CV mae {result.cv['mae']:.3f} vs median baseline "
+        f"{result.baseline_cv['mae']:.3f}); registered v{result.version} as candidate; "
+        f"ONNX {result.onnx}"
+    )
+
+
+def decision(promotion: Promotion) -> str:
+    """The promotion verdict, with the holdout scores it was based on."""
+    verb = "PROMOTED" if promotion.promoted else "not promoted"
+    line = f"{verb} v{promotion.candidate_version or '-'}: {promotion.reason}"
+    if promotion.candidate_scores:
+        scores = ", ".join(f"{m} {promotion.candidate_scores[m]:.3f}" for m in METRICS)
+        line += f"\n  holdout ({promotion.holdout_rows} vehicles): {scores}"
+    return line
+
+
+def history(registered_model: str, champions: list[dict[str, Any]]) -> str:
+    """Every champion, oldest first; the last is the current one."""
+    if not champions:
+        return f"{registered_model}: no champion yet (run `fleetcast pipeline`)"
+    rows = [f"{registered_model}: champions, oldest first (alias {CHAMPION!r} = the last)"]
+    for entry in champions:
+        rows.append(
+            f"  v{entry['version']}  {entry['promoted_at']}  holdout mae {entry['mae']}  "
+            f"(replaced v{entry['replaced']}): {entry['reason']}"
+        )
+    return "\n".join(rows)
+
+
+def where_to_look(settings: Settings, prefect_api_url: str) -> str:
+    """The state folder, the Prefect UI and the command that opens the MLflow UI."""
+    mlflow = shlex.quote(str(Path(sys.executable).parent / "mlflow"))  # this venv's, not PATH's
+    mlflow_ui = f"{mlflow} ui --backend-store-uri {shlex.quote(settings.tracking_uri)}"
+    return (
+        f"state folder: {settings.home}\n"
+        f"Prefect UI (runs, artifacts, events): {prefect_api_url.removesuffix('/api')}\n"
+        f"MLflow UI (runs, registry): {mlflow_ui}  # then open http://127.0.0.1:5000"
+    )

@@ -1,0 +1,193 @@
+"""Drift flow: the champion's training data against what it sees now, and its error on outcomes.
+
+Reference: every vehicle of the champion's training snapshot (its `fleetcast.snapshot_id` tag).
+Current: the logged predictions of the last days, or a newer feature snapshot. Outcomes: the
+champion's logged predictions for known vehicles, paired with their labels in the newest
+snapshot (see `flows.monitor.drift_data.join_outcomes` and docs/monitoring.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+from prefect import flow, get_run_logger, runtime, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+
+from features.contract.events import DRIFT_DETECTED, model_resource
+from features.contract.registry import CHAMPION, Tag
+from features.settings import Settings, get_settings
+from features.stores.atomic import atomic_path, write_text_atomic
+from flows.evaluation import NotEnoughDataError, feature_frame
+from flows.monitor import drift_data, drift_report
+from flows.monitor.drift_data import Current, NoChampionError
+from flows.monitor.drift_result import Champion, DriftResult, judge, markdown, summary_lines
+from flows.train import tracking
+
+CurrentKind = Literal["predictions", "snapshot"]
+MIN_OUTCOMES_FOR_QUALITY = 2  # the quality section needs a spread (R², error std)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def resolve_champion(settings: Settings) -> Champion:
+    """The version at `champion` now, with its training snapshot and holdout MAE."""
+    from mlflow.exceptions import MlflowException
+
+    client, _ = tracking.connect(settings)
+    try:
+        version = client.get_model_version_by_alias(settings.registered_model, CHAMPION)
+    except MlflowException:
+        raise NoChampionError(
+            f"{settings.registered_model} has no {CHAMPION!r}: run the pipeline first"
+        ) from None
+    snapshot_id = version.tags.get(Tag.SNAPSHOT_ID)
+    if not snapshot_id:
+        raise NoChampionError(f"champion v{version.version} lacks the tag {Tag.SNAPSHOT_ID}")
+    holdout = version.tags.get(Tag.holdout("mae"))
+    return Champion(version=str(version.version), run_id=version.run_id, snapshot_id=snapshot_id,
+                    holdout_mae=float(holdout) if holdout else None)  # fmt: skip
+
+
+@task(cache_policy=NO_CACHE)
+def load_reference(settings: Settings, snapshot_id: str) -> pl.DataFrame:
+    """The champion's training snapshot: every vehicle's features."""
+    return drift_data.reference_rows(settings, snapshot_id)
+
+
+@task(cache_policy=NO_CACHE)
+def load_current(
+    settings: Settings, kind: CurrentKind, snapshot_id: str | None, window_days: int | None
+) -> Current:
+    """The logged predictions of the last `window_days` (default the setting), or a snapshot."""
+    if kind == "snapshot":
+        return drift_data.snapshot_window(settings, snapshot_id)
+    days = window_days or settings.drift_window_days
+    return drift_data.logged_window(settings, days, drift_data.now_utc())
+
+
+@task(cache_policy=NO_CACHE)
+def load_outcomes(
+    settings: Settings, current: Current, champion: Champion
+) -> tuple[str | None, pl.DataFrame]:
+    """The champion's current predictions paired with what happened (the newest labels)."""
+    return drift_data.outcomes(settings, current, champion.version)
+
+
+@task(cache_policy=NO_CACHE)
+def compare(
+    settings: Settings, reference: pl.DataFrame, current: Current, outcomes: pl.DataFrame
+) -> drift_report.Numbers | None:
+    """Run the Evidently reports; None (nothing run) when the window is too small to judge."""
+    if current.rows.height < settings.drift_min_rows:
+        return None
+    pairs = outcomes.to_pandas() if outcomes.height >= MIN_OUTCOMES_FOR_QUALITY else None
+    return drift_report.run(feature_frame(reference), feature_frame(current.rows), pairs)
+
+
+@task(cache_policy=NO_CACHE)
+def save_report(
+    settings: Settings, result: DriftResult, numbers: drift_report.Numbers | None
+) -> DriftResult:
+    """Write the HTML and its numbers as JSON beside it (each atomically); the result with
+    their paths. Named by time and champion version, so reports sort by time."""
+    if numbers is None:
+        return result
+    stamp = dt.datetime.fromisoformat(result.created_at).strftime("%Y%m%dT%H%M%S%f")[:-3]
+    base = settings.reports_dir / f"drift-{stamp}Z-v{result.champion_version}"
+    html, numbers_file = base.with_suffix(".html"), base.with_suffix(".json")
+    with atomic_path(html) as tmp:
+        tmp.write_text(numbers.html, encoding="utf-8")
+    saved = replace(result, report_path=str(html), numbers_path=str(numbers_file))
+    write_text_atomic(numbers_file, json.dumps(asdict(saved), indent=1))
+    return saved
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def log_to_champion_run(settings: Settings, champion: Champion, result: DriftResult) -> None:
+    """Attach the report and its numbers to the champion's training run, under `drift/`."""
+    client, _ = tracking.connect(settings)
+    for path in (result.report_path, result.numbers_path):
+        client.log_artifact(champion.run_id, str(path), "drift")
+
+
+@task(cache_policy=NO_CACHE)
+def announce(result: DriftResult) -> None:
+    """Emit `fleetcast.drift.detected`: the automation in prefect.yaml retrains on it."""
+    emit_event(
+        event=DRIFT_DETECTED,
+        resource=model_resource(result.registered_model),
+        payload={
+            "champion_version": result.champion_version,
+            "drift_detected": result.drift_detected,
+            "error_regressed": result.error_regressed,
+            "share_drifted": result.share_drifted,
+            "drifted_features": result.drifted_features,
+            "mae": result.mae,
+            "mae_ratio": result.mae_ratio,
+            "current": result.current_source,
+            "current_rows": result.current_rows,
+            "report_path": result.report_path,
+        },
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def publish(result: DriftResult) -> None:
+    """The verdict as a markdown artifact in the Prefect UI, and printed to the run's log."""
+    create_markdown_artifact(key="drift-report", markdown=markdown(result),
+                             description=result.message[:500])  # fmt: skip
+    logger = get_run_logger()
+    for line in summary_lines(result):
+        logger.info(line)
+
+
+@flow(name="drift")
+def drift_flow(
+    current: CurrentKind = "predictions", snapshot_id: str | None = None,
+    window_days: int | None = None,
+) -> DriftResult:  # fmt: skip
+    """Compare the champion's training snapshot with the logged predictions of the last
+    `window_days` (default FLEETCAST_DRIFT_WINDOW_DAYS), or with a feature snapshot (`current`
+    = "snapshot", default the latest), and score the champion on the outcomes known so far.
+    The Evidently report is saved under the reports folder and in the champion's MLflow run;
+    drift or an error regression past the thresholds emits `fleetcast.drift.detected`.
+    """
+    settings = get_settings()
+    champion = resolve_champion(settings)
+    reference = load_reference(settings, champion.snapshot_id)
+    window = load_current(settings, current, snapshot_id, window_days)
+    outcome_id, pairs = load_outcomes(settings, window, champion)
+    numbers = compare(settings, reference, window, pairs)
+    result = judge(settings, champion, reference, window, (outcome_id, pairs), numbers)
+    result = save_report(settings, replace(result, flow_run_id=runtime.flow_run.id), numbers)
+    if result.report_path:
+        log_to_champion_run(settings, champion, result)
+    if result.detected:
+        announce(result)
+    publish(result)
+    return result
+
+
+def make_report(
+    settings: Settings, current: CurrentKind = "predictions", snapshot_id: str | None = None,
+    window_days: int | None = None,
+) -> Path:  # fmt: skip
+    """The drift flow's HTML report, now, without a Prefect run, MLflow logging or event."""
+    champion = resolve_champion.fn(settings)
+    reference = load_reference.fn(settings, champion.snapshot_id)
+    window = load_current.fn(settings, current, snapshot_id, window_days)
+    outcome_id, pairs = load_outcomes.fn(settings, window, champion)
+    numbers = compare.fn(settings, reference, window, pairs)
+    result = judge(settings, champion, reference, window, (outcome_id, pairs), numbers)
+    if numbers is None:
+        raise NotEnoughDataError(result.message)
+    return Path(str(save_report.fn(settings, result, numbers).report_path))
+
+
+__all__ = ["DriftResult", "NoChampionError", "drift_flow", "make_report", "summary_lines"]

@@ -1,0 +1,166 @@
+"""A drift run's verdict: the rule that turns the report's numbers into a decision, and the
+forms it is shown in (JSON beside the report, the Prefect artifact, the printed lines)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+import polars as pl
+
+from features.settings import Settings
+from flows.monitor.drift_data import Current
+from flows.monitor.drift_report import DRIFT_METHOD, DRIFT_THRESHOLD, ColumnDrift, Numbers
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The version judged, and the lineage the drift flow needs from it."""
+
+    version: str
+    run_id: str
+    snapshot_id: str  # its training snapshot: the reference
+    holdout_mae: float | None  # measured by the promote flow; the yardstick of live error
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """Everything one drift run found and decided; stored as JSON beside the HTML report."""
+
+    decided: bool  # False when the current window is too small to judge
+    drift_detected: bool
+    error_regressed: bool
+    message: str
+    registered_model: str
+    champion_version: str
+    reference_snapshot_id: str
+    reference_rows: int
+    current: str  # "predictions" or "snapshot"
+    current_source: str
+    current_rows: int
+    min_rows: int
+    share_drifted: float | None
+    share_threshold: float
+    method: str
+    column_threshold: float
+    columns: dict[str, ColumnDrift]
+    drifted_features: list[str]
+    outcome_snapshot_id: str | None
+    outcome_rows: int
+    mae: float | None
+    holdout_mae: float | None
+    mae_ratio: float | None
+    mae_ratio_threshold: float
+    created_at: str
+    report_path: str | None = None  # set once the report is saved
+    numbers_path: str | None = None
+    flow_run_id: str | None = None
+
+    @property
+    def detected(self) -> bool:
+        """Drift or an error regression passed its threshold: retraining is due."""
+        return self.drift_detected or self.error_regressed
+
+
+def judge(
+    settings: Settings, champion: Champion, reference: pl.DataFrame, current: Current,
+    outcomes: tuple[str | None, pl.DataFrame], numbers: Numbers | None,
+) -> DriftResult:  # fmt: skip
+    """Apply the thresholds: drift if the share of drifted features reaches the setting; error
+    regressed if the MAE on enough outcomes over the holdout MAE reaches its setting."""
+    outcome_id, pairs = outcomes
+    ratio = None
+    if numbers is not None and numbers.mae is not None and champion.holdout_mae:
+        ratio = numbers.mae / champion.holdout_mae
+    drift = numbers is not None and numbers.share_drifted >= settings.drift_share_threshold
+    regressed = (
+        pairs.height >= settings.drift_min_rows
+        and ratio is not None
+        and ratio >= settings.drift_mae_ratio_threshold
+    )
+    result = DriftResult(
+        decided=numbers is not None, drift_detected=drift, error_regressed=regressed, message="",
+        registered_model=settings.registered_model, champion_version=champion.version,
+        reference_snapshot_id=champion.snapshot_id, reference_rows=reference.height,
+        current=current.kind, current_source=current.source, current_rows=current.rows.height,
+        min_rows=settings.drift_min_rows,
+        share_drifted=numbers.share_drifted if numbers else None,
+        share_threshold=settings.drift_share_threshold, method=DRIFT_METHOD,
+        column_threshold=DRIFT_THRESHOLD, columns=numbers.columns if numbers else {},
+        drifted_features=numbers.drifted_features if numbers else [],
+        outcome_snapshot_id=outcome_id, outcome_rows=pairs.height,
+        mae=numbers.mae if numbers else None, holdout_mae=champion.holdout_mae, mae_ratio=ratio,
+        mae_ratio_threshold=settings.drift_mae_ratio_threshold,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+    )  # fmt: skip
+    return _with_message(result)
+
+
+def _with_message(result: DriftResult) -> DriftResult:
+    return replace(result, message=" ".join(_verdict(result)))
+
+
+def _verdict(r: DriftResult) -> list[str]:
+    """The decision in words, each threshold named."""
+    if r.current_rows == 0 and r.current == "predictions":
+        hint = "no logged predictions in that window (drain the prediction log first?)"
+        return [f"no decision: {r.current_source}: {hint}."]
+    if not r.decided:
+        return [f"no decision: {r.current_rows} current rows, fewer than the "
+                f"{r.min_rows} FLEETCAST_DRIFT_MIN_ROWS requires."]  # fmt: skip
+    share = f"{len(r.drifted_features)} of {len(r.columns)} features drifted"
+    words = [f"{'DRIFT' if r.drift_detected else 'no drift'}: {share} (share "
+             f"{r.share_drifted:.2f}, threshold {r.share_threshold:.2f})."]  # fmt: skip
+    if r.mae_ratio is not None and r.outcome_rows >= r.min_rows:
+        verdict = "ERROR REGRESSED" if r.error_regressed else "error ok"
+        words.append(f"{verdict}: MAE on outcomes {r.mae:.3f} is {r.mae_ratio:.2f}x the holdout "
+                     f"MAE (threshold {r.mae_ratio_threshold:.2f}).")  # fmt: skip
+    elif r.current == "snapshot":
+        words.append("error not judged: a snapshot window has no served predictions.")
+    else:
+        words.append(f"error not judged: {r.outcome_rows} outcomes (needs {r.min_rows} and the "
+                     "champion's holdout MAE).")  # fmt: skip
+    return words
+
+
+def summary_lines(r: DriftResult) -> list[str]:
+    """The result as the command prints it and the flow logs it."""
+    lines = [
+        f"{r.registered_model} v{r.champion_version}: {r.message}",
+        f"reference: snapshot {r.reference_snapshot_id} ({r.reference_rows} rows); "
+        f"current: {r.current_source} ({r.current_rows} rows)",
+    ]
+    for name, column in r.columns.items():
+        flag = "DRIFTED" if column.drifted else "ok"
+        lines.append(
+            f"  {name:<18} {column.method} {column.value:8.4f} (drifts at {column.threshold:g})"
+            f"  K-S p {column.ks_p_value:.2e}  {flag}"
+        )
+    if r.mae is not None:
+        lines.append(
+            f"MAE on {r.outcome_rows} outcomes (labels of snapshot {r.outcome_snapshot_id}): "
+            f"{r.mae:.3f}; holdout MAE {r.holdout_mae}"
+        )
+    if r.report_path:
+        lines.append(f"report: {r.report_path}")
+    return lines
+
+
+def markdown(r: DriftResult) -> str:
+    """The result as the Prefect artifact: the verdict, the report's path, a table per feature."""
+    title = "Drift detected" if r.detected else ("No drift" if r.decided else "No decision")
+    lines = [f"# {title}: {r.registered_model} v{r.champion_version}", "", r.message, "",
+             f"Reference: snapshot `{r.reference_snapshot_id}` ({r.reference_rows} rows). "
+             f"Current: {r.current_source} ({r.current_rows} rows)."]  # fmt: skip
+    if r.report_path:
+        lines += ["", f"Report: [`{r.report_path}`](file://{r.report_path}) (also in the "
+                  "champion's MLflow run, under `drift/`)."]  # fmt: skip
+    if r.columns:
+        lines += ["", f"| feature | {r.method} | drifted (>= {r.column_threshold:g}) | K-S p |",
+                  "|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {name} | {c.value:.4f} | {'**yes**' if c.drifted else 'no'} | "
+                  f"{c.ks_p_value:.2e} |" for name, c in r.columns.items()]  # fmt: skip
+    if r.mae is not None:
+        lines += ["", f"MAE on {r.outcome_rows} outcomes: {r.mae:.3f}; champion holdout MAE "
+                  f"{r.holdout_mae}; ratio {r.mae_ratio}."]  # fmt: skip
+    return "\n".join(lines)

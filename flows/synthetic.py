@@ -1,0 +1,306 @@
+"""Seeded synthetic listings and reservations, written chunk by chunk as the contract's CSVs.
+
+Each listing's reservation count is negative binomial (Poisson with gamma mixing) around a mean
+that falls with overpricing, rises with photos and the connected-car kit, peaks at a moderate
+description length and dips for street parking. Booking times follow weekly, seasonal and
+hour-of-day rhythms. Memory is bounded by `chunk_vehicles`, not by `n_vehicles`.
+
+A `ShiftedMonth` writes the drift scenario instead: new listings priced above the usual and
+with fewer photos, booked only in one month at the rate the same demand model gives them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import ExitStack
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import polars as pl
+
+from features.contract.schema import (
+    ENTITY,
+    TIMESTAMP_FORMAT,
+    ReservationRecord,
+    VehicleRecord,
+    columns,
+)
+from features.stores.atomic import atomic_path
+
+# Listing attributes.
+TECHNOLOGY_SHARE = 0.4
+STREET_PARKED_SHARE = 0.35
+RECOMMENDED_PRICE_MEDIAN = 60.0
+RECOMMENDED_PRICE_SIGMA = 0.35
+PRICE_NOISE_SIGMA = 0.4  # owners drift from the recommendation, sometimes by a lot
+IMAGES_MEAN = 5.0
+DESCRIPTION_MEDIAN = 600.0
+DESCRIPTION_SIGMA = 1.1  # wide: a few words up to several thousand characters
+DESCRIPTION_MAX = 10_000  # the listing form's limit
+
+# Demand: log(mean count) is a sum of these effects, rescaled to the wanted mean per listing.
+# Upsides are small and capped, downsides (overpricing, odd descriptions) large, so demand is
+# bounded above with a long low tail: the max stays near 25 while the spread stays wide.
+DEFAULT_RESERVATIONS_PER_VEHICLE = 6.1  # population mean; the seed-42 sample of 1,000 gets ~6.3
+PRICE_ELASTICITY = -2.5  # per unit of log(actual / recommended)
+PRICE_SATURATION = 0.1  # underpricing helps only up to ~this log ratio: no runaway bargains
+IMAGE_EFFECT = 0.35  # per unit of log(1 + photos): early photos matter most
+IMAGE_CAP = 6  # photos beyond this add nothing
+TECHNOLOGY_EFFECT = 0.2
+STREET_PARKED_EFFECT = -0.1
+DESCRIPTION_OPTIMUM = 600.0  # characters; shorter looks sloppy, longer goes unread
+DESCRIPTION_CURVATURE = 0.3  # penalty per squared unit of log(length / optimum)
+DISPERSION_SHAPE = 20.0  # gamma shape of the Poisson mixing; smaller = noisier counts
+NORMALIZER_SAMPLE = 200_000  # listings in the fixed sample that pins the mean rate to 1
+
+# Booking-time rhythms (relative weights).
+WEEKDAY_WEIGHTS = np.array([0.75, 0.8, 0.95, 1.15, 1.3, 1.25, 1.0])  # Monday first
+SEASONAL_AMPLITUDE = 0.35  # summer peak / winter trough around the yearly mean
+SEASONAL_PEAK_DAY = 196  # mid-July, day of year counted from 0
+HOUR_WEIGHTS = np.array(
+    [2, 1, 1, 1, 1, 2, 4, 6, 8, 9, 10, 11, 12, 11, 10, 10, 11, 12, 13, 14, 13, 10, 7, 4], float
+)
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class ShiftedMonth:
+    """A month of listings whose owners price above the usual and post fewer photos.
+
+    Reservations still follow the demand model, so the shifted attributes lower the counts
+    the way the model says they would; bookings fall in `month` only, at that month's share
+    of the year's demand. Written in the raw schema, ingest takes it like any other data.
+    """
+
+    month: int  # 1-12, of the generator's `year`
+    price_raise: float = 0.2  # actual price x (1 + price_raise), before rounding
+    images_removed: int = 2  # photos taken off each listing (never below 0)
+
+    def apply(self, listing: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The listing attributes with the shift applied (derived features follow at build)."""
+        raised = np.rint(listing["actual_price"] * (1 + self.price_raise))
+        return listing | {
+            "actual_price": np.maximum(raised, 1).astype(np.int64),
+            "num_images": np.maximum(listing["num_images"] - self.images_removed, 0),
+        }
+
+
+@dataclass(frozen=True)
+class GenerationSummary:
+    """What one `generate` call wrote."""
+
+    n_vehicles: int
+    n_reservations: int
+    n_vehicles_without_reservations: int
+    vehicles_path: Path
+    reservations_path: Path
+
+
+def _listings(rng: np.random.Generator, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Listing attributes for `ids`; prices are whole numbers like real marketplace data."""
+    n = ids.size
+    recommended = RECOMMENDED_PRICE_MEDIAN * rng.lognormal(0.0, RECOMMENDED_PRICE_SIGMA, n)
+    recommended = np.maximum(np.rint(recommended), 5).astype(np.int64)
+    actual = recommended * rng.lognormal(0.0, PRICE_NOISE_SIGMA, n)
+    description = DESCRIPTION_MEDIAN * rng.lognormal(0.0, DESCRIPTION_SIGMA, n)
+    return {
+        ENTITY: ids,
+        "technology": (rng.random(n) < TECHNOLOGY_SHARE).astype(np.int64),
+        "actual_price": np.maximum(np.rint(actual), 1).astype(np.int64),
+        "recommended_price": recommended,
+        "num_images": rng.poisson(IMAGES_MEAN, n).astype(np.int64),
+        "street_parked": (rng.random(n) < STREET_PARKED_SHARE).astype(np.int64),
+        "description": np.minimum(np.rint(description), DESCRIPTION_MAX).astype(np.int64),
+    }
+
+
+def _log_rate(v: dict[str, np.ndarray]) -> np.ndarray:
+    """Unnormalized log demand of each listing, from its attributes."""
+    log_ratio = np.log(v["actual_price"] / v["recommended_price"])
+    # Overpricing keeps hurting; the gain from underpricing levels off (tanh), taming the tail.
+    discount = PRICE_SATURATION * np.tanh(log_ratio / PRICE_SATURATION)
+    price_effect = PRICE_ELASTICITY * np.where(log_ratio > 0, log_ratio, discount)
+    description_gap = np.log((v["description"] + 1) / DESCRIPTION_OPTIMUM)
+    return (
+        price_effect
+        + IMAGE_EFFECT * np.log1p(np.minimum(v["num_images"], IMAGE_CAP))
+        + TECHNOLOGY_EFFECT * v["technology"]
+        + STREET_PARKED_EFFECT * v["street_parked"]
+        - DESCRIPTION_CURVATURE * description_gap**2
+    )
+
+
+@cache
+def _log_normalizer() -> float:
+    """log E[exp(log rate)] over a fixed sample, so the mean rate is 1 whatever the effects."""
+    # A fixed seed keeps the scale identical across runs and independent of `n_vehicles`.
+    rng = np.random.default_rng(0)
+    sample = _listings(rng, np.arange(1, NORMALIZER_SAMPLE + 1))
+    return float(np.log(np.mean(np.exp(_log_rate(sample)))))
+
+
+def _counts(rng: np.random.Generator, v: dict[str, np.ndarray], mean: float) -> np.ndarray:
+    """Negative-binomial reservation counts: Poisson around a gamma-mixed listing rate."""
+    rate = mean * np.exp(_log_rate(v) - _log_normalizer())
+    mixed = rng.gamma(DISPERSION_SHAPE, rate / DISPERSION_SHAPE)
+    return rng.poisson(mixed).astype(np.int64)
+
+
+@cache
+def _day_weights(year: int) -> np.ndarray:
+    """Probability of each day of `year`: seasonal wave times weekday rhythm."""
+    first = dt.date(year, 1, 1)
+    n_days = (dt.date(year + 1, 1, 1) - first).days
+    day = np.arange(n_days)
+    season = 1 + SEASONAL_AMPLITUDE * np.cos(2 * np.pi * (day - SEASONAL_PEAK_DAY) / n_days)
+    weekday = WEEKDAY_WEIGHTS[(first.weekday() + day) % 7]
+    weights = season * weekday
+    return weights / weights.sum()
+
+
+def _month_days(year: int, month: int) -> slice:
+    """The days of `month`, counted from the start of `year`."""
+    first, end = dt.date(year, 1, 1), dt.date(year + month // 12, month % 12 + 1, 1)
+    return slice((dt.date(year, month, 1) - first).days, (end - first).days)
+
+
+def _period_weights(year: int, month: int | None) -> np.ndarray:
+    """Day probabilities of `year`, or of its `month` only (zero elsewhere, renormalized)."""
+    weights = _day_weights(year)
+    if month is None:
+        return weights
+    inside, days = np.zeros_like(weights), _month_days(year, month)
+    inside[days] = weights[days]
+    return inside / inside.sum()
+
+
+def _month_share(year: int, month: int | None) -> float:
+    """The share of a year's bookings that falls in `month` (1.0 for the whole year)."""
+    return 1.0 if month is None else float(_day_weights(year)[_month_days(year, month)].sum())
+
+
+def _seconds_in_year(
+    rng: np.random.Generator, n: int, year: int, month: int | None = None
+) -> np.ndarray:
+    """`n` booking times as seconds since the start of `year` (in `month` if given)."""
+    days = _period_weights(year, month)
+    day = rng.choice(days.size, size=n, p=days)
+    hour = rng.choice(24, size=n, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
+    second_of_hour = rng.integers(0, 3600, size=n)
+    return day * SECONDS_PER_DAY + hour * 3600 + second_of_hour
+
+
+def _booking_times(
+    rng: np.random.Generator, owner: np.ndarray, year: int, month: int | None = None
+) -> np.ndarray:
+    """Booking seconds for each reservation of `owner` (sorted ids), unique per vehicle."""
+    seconds = _seconds_in_year(rng, owner.size, year, month)
+    while True:
+        # Ingest drops exact duplicate rows, so a vehicle must never book the same second twice.
+        order = np.lexsort((seconds, owner))
+        owner, seconds = owner[order], seconds[order]
+        clash = np.flatnonzero((owner[1:] == owner[:-1]) & (seconds[1:] == seconds[:-1])) + 1
+        if clash.size == 0:
+            return seconds
+        seconds[clash] = _seconds_in_year(rng, clash.size, year, month)
+
+
+def _reservations(
+    rng: np.random.Generator, ids: np.ndarray, counts: np.ndarray, year: int,
+    month: int | None = None,
+) -> pl.DataFrame:  # fmt: skip
+    """Reservation rows of one chunk, sorted by vehicle then time."""
+    owner = np.repeat(ids, counts)
+    seconds = _booking_times(rng, owner, year, month)
+    epoch = int(dt.datetime(year, 1, 1, tzinfo=dt.UTC).timestamp())
+    frame = pl.DataFrame({ENTITY: owner, "created_at": seconds + epoch})
+    frame = frame.with_columns(pl.from_epoch("created_at", time_unit="s"))
+    return frame.select(columns(ReservationRecord))
+
+
+def _write_header(handle: IO[bytes], names: list[str]) -> None:
+    """Header written once up front, so even an empty file carries the contract's columns."""
+    handle.write((",".join(names) + "\n").encode())
+
+
+def _check_args(
+    n_vehicles: int, chunk_vehicles: int, per_vehicle: float | None, first_id: int,
+    shifted: ShiftedMonth | None,
+) -> None:  # fmt: skip
+    """Reject arguments that would silently produce nonsense."""
+    if first_id < 1:
+        raise ValueError(f"first_id must be >= 1, got {first_id}")
+    if shifted is not None and not 1 <= shifted.month <= 12:
+        raise ValueError(f"shifted month must be 1-12, got {shifted.month}")
+    if shifted is not None and (shifted.price_raise <= -1 or shifted.images_removed < 0):
+        raise ValueError(f"shift must keep prices positive and remove photos, got {shifted}")
+    if n_vehicles < 1:
+        raise ValueError(f"n_vehicles must be >= 1, got {n_vehicles}")
+    if chunk_vehicles < 1:
+        raise ValueError(f"chunk_vehicles must be >= 1, got {chunk_vehicles}")
+    if per_vehicle is not None and not per_vehicle > 0:
+        raise ValueError(f"reservations_per_vehicle must be > 0, got {per_vehicle}")
+
+
+def _write_chunk(
+    rng: np.random.Generator,
+    ids: np.ndarray,
+    mean: float,
+    year: int,
+    out: tuple[IO[bytes], IO[bytes]],
+    shifted: ShiftedMonth | None = None,
+) -> np.ndarray:
+    """Append one chunk of listings and their reservations; returns the per-listing counts."""
+    listing = _listings(rng, ids)
+    month = None
+    if shifted is not None:
+        listing, month = shifted.apply(listing), shifted.month
+    counts = _counts(rng, listing, mean * _month_share(year, month))
+    vehicles = pl.DataFrame(listing).select(columns(VehicleRecord))
+    vehicles.write_csv(out[0], include_header=False)
+    reservations = _reservations(rng, ids, counts, year, month)
+    reservations.write_csv(out[1], include_header=False, datetime_format=TIMESTAMP_FORMAT)
+    return counts
+
+
+def generate(
+    out_dir: Path,
+    n_vehicles: int = 1000,
+    seed: int = 42,
+    year: int = 2023,
+    chunk_vehicles: int = 50_000,
+    reservations_per_vehicle: float | None = None,
+    first_id: int = 1,
+    shifted: ShiftedMonth | None = None,
+) -> GenerationSummary:
+    """Write `vehicles.csv` and `reservations.csv` under `out_dir`; same args, same bytes.
+
+    Vehicle ids run from `first_id`; `shifted` writes the drift scenario's month instead of a
+    year (give it ids the store does not hold yet, so the listings arrive as new ones).
+    """
+    _check_args(n_vehicles, chunk_vehicles, reservations_per_vehicle, first_id, shifted)
+    mean = reservations_per_vehicle or DEFAULT_RESERVATIONS_PER_VEHICLE  # None -> calibrated
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = (out_dir / "vehicles.csv", out_dir / "reservations.csv")
+    # One stream, consumed chunk after chunk. A shifted month mixes its month into the seed,
+    # so its listings are new draws, not the year's listings again with the shift applied.
+    rng = np.random.default_rng(seed if shifted is None else [seed, year, shifted.month])
+    n_reservations = n_zero = 0
+    with ExitStack() as stack:
+        # Temp files beside the targets, renamed over them only if every chunk was written.
+        tmp_paths = [stack.enter_context(atomic_path(p)) for p in paths]
+        vehicles_out, reservations_out = (stack.enter_context(open(t, "wb")) for t in tmp_paths)
+        _write_header(vehicles_out, columns(VehicleRecord))
+        _write_header(reservations_out, columns(ReservationRecord))
+        end = first_id + n_vehicles
+        for start in range(first_id, end, chunk_vehicles):
+            ids = np.arange(start, min(start + chunk_vehicles, end), dtype=np.int64)
+            out = (vehicles_out, reservations_out)
+            counts = _write_chunk(rng, ids, mean, year, out, shifted)
+            n_reservations += int(counts.sum())
+            n_zero += int(np.count_nonzero(counts == 0))
+    return GenerationSummary(n_vehicles, n_reservations, n_zero, *paths)

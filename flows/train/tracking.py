@@ -1,0 +1,204 @@
+"""MLflow: the experiment, the training runs, and the registered model versions.
+
+`mlflow` is imported inside functions: it takes seconds to import and only these steps need it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from importlib.metadata import version as installed_version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from features.contract.registry import CANDIDATE, ONNX_ARTIFACT
+from features.settings import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+    from flows.evaluation import FamilyScore
+
+_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+# What the logged model needs to load: exact versions, so MLflow need not infer them.
+MODEL_REQUIREMENTS = ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle")
+
+
+def connect(settings: Settings) -> tuple[MlflowClient, str]:
+    """A client of the configured store and the id of the experiment (created if missing)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if settings.mlflow_tracking_uri is None:
+        settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    _point_mlflow_at(settings.tracking_uri)
+    client = mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
+    experiment = client.get_experiment_by_name(settings.mlflow_experiment)
+    if experiment is not None:
+        return client, experiment.experiment_id
+    # The default SQLite store would put artifacts in ./mlruns of whatever the cwd is.
+    location = None
+    if settings.mlflow_tracking_uri is None:
+        location = (settings.mlflow_dir / "artifacts").as_uri()
+    try:
+        return client, client.create_experiment(settings.mlflow_experiment, location)
+    except MlflowException:  # created meanwhile by a concurrent run
+        return client, client.get_experiment_by_name(settings.mlflow_experiment).experiment_id
+
+
+def _point_mlflow_at(uri: str) -> None:
+    """Set MLflow's process-wide store for its fluent API, without touching the environment.
+
+    MLflow 3 also exports the URIs to os.environ, where Settings reads MLFLOW_TRACKING_URI:
+    the first store used would then silently stick to every later Settings in this process.
+    """
+    import mlflow
+
+    saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def git_commit() -> str:
+    """The code's commit (`-dirty` if tracked files changed), or `unknown` outside git."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def _as_text(params: dict[str, Any]) -> dict[str, str]:
+    return {key: str(value) for key, value in params.items()}
+
+
+def log_fold_metrics(client: MlflowClient, run_id: str, score: FamilyScore) -> None:
+    """Per-fold metrics (step = fold) and their mean and spread, in one call."""
+    from mlflow.entities import Metric
+
+    stamp = 0
+    metrics = [
+        Metric(f"fold_{name}", value, stamp, step)
+        for step, fold in enumerate(score.folds)
+        for name, value in fold.items()
+    ]
+    for name in score.folds[0]:
+        metrics.append(Metric(f"cv_{name}", score.mean(name), stamp, 0))
+        metrics.append(Metric(f"cv_{name}_std", score.std(name), stamp, 0))
+    metrics.append(Metric("fit_seconds", score.fit_seconds, stamp, 0))
+    client.log_batch(run_id, metrics=metrics)
+
+
+def log_family_run(
+    client: MlflowClient, experiment_id: str, parent_run_id: str, score: FamilyScore,
+    params: dict[str, Any],
+) -> str:  # fmt: skip
+    """One nested run per family: its parameters and every fold's metrics."""
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+    run = client.create_run(
+        experiment_id, run_name=score.family, tags={MLFLOW_PARENT_RUN_ID: parent_run_id}
+    )
+    run_id = run.info.run_id
+    client.log_batch(run_id, params=params_of(params))
+    log_fold_metrics(client, run_id, score)
+    client.set_terminated(run_id)
+    return run_id
+
+
+def params_of(params: dict[str, Any]) -> list[Any]:
+    from mlflow.entities import Param
+
+    return [Param(key, value[:6000]) for key, value in _as_text(params).items()]
+
+
+@dataclass
+class ModelArtifacts:
+    """Everything logged beside the model in the training run."""
+
+    features: pd.DataFrame
+    onnx: bytes | None
+    figures: dict[str, Figure] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    documents: dict[str, str] = field(default_factory=dict)
+
+
+def log_model(client: MlflowClient, run_id: str, model: Any, artifacts: ModelArtifacts) -> str:
+    """Log the model (signature, input example, pinned requirements) and its companions;
+    returns the logged model's URI."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    example = artifacts.features.head(5)
+    signature = infer_signature(example, np.asarray(model.predict(example), dtype=np.float64))
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.sklearn.log_model(
+            model, name="model", serialization_format="cloudpickle", signature=signature,
+            input_example=example,
+            pip_requirements=[f"{p}=={installed_version(p)}" for p in MODEL_REQUIREMENTS],
+        )  # fmt: skip
+        for path, figure in artifacts.figures.items():
+            mlflow.log_figure(figure, path)
+        for path, text in artifacts.documents.items():
+            mlflow.log_text(text, path)
+        for path, table in artifacts.tables.items():
+            mlflow.log_text(table.to_csv(index=False), path)
+        if artifacts.onnx is not None:
+            _log_bytes(client, run_id, artifacts.onnx, ONNX_ARTIFACT)
+    return info.model_uri
+
+
+def _log_bytes(client: MlflowClient, run_id: str, payload: bytes, artifact: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(artifact).name
+        path.write_bytes(payload)
+        client.log_artifact(run_id, str(path), str(Path(artifact).parent))
+
+
+def register_candidate(
+    client: MlflowClient, settings: Settings, model_uri: str, tags: dict[str, Any]
+) -> ModelVersion:
+    """A new version of the registered model, tagged with its lineage, aliased `candidate`."""
+    import mlflow
+
+    # register_model links the version to the logged model and its run (MLflow 3 lineage).
+    registered = mlflow.register_model(model_uri, settings.registered_model, tags=_as_text(tags))
+    client.set_registered_model_alias(settings.registered_model, CANDIDATE, registered.version)
+    return registered
+
+
+def comparison_markdown(table: pd.DataFrame) -> str:
+    """A family comparison as a markdown table (for MLflow and the Prefect UI)."""
+    header = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "---|" * len(table.columns)
+    rows = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in table.itertuples(False)]
+    return "\n".join([header, rule, *rows])
+
+
+def _cell(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def features_document(names: list[str], schema_version: int) -> str:
+    """The feature list the model was trained on, in contract order."""
+    return json.dumps({"features": names, "schema_version": schema_version}, indent=1)

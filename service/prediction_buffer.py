@@ -1,0 +1,153 @@
+"""Each worker's side of the prediction log: predictions wait in memory and go to the Redis
+stream in one pipelined call per flush, so a request never waits for a write.
+
+Bounds (stated in docs/monitoring.md): a clean stop flushes everything; a crashed worker loses
+at most the last `FLEETCAST_PREDICTION_LOG_FLUSH_SECONDS` of its predictions; while Redis is
+unreachable a worker keeps up to `FLEETCAST_PREDICTION_LOG_BUFFER` predictions, dropping (and
+counting) the oldest beyond that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import redis.asyncio
+from redis.exceptions import RedisError
+
+from features.contract.prediction_log import FIELD, LoggedPrediction, encode
+from features.local.redis_server import running_embedded_url
+from features.settings import Settings
+from features.stores.online import OnlineKeys
+from service import metrics
+
+logger = logging.getLogger("fleetcast.service")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPredictions:
+    """One request's predictions, kept as the arrays the model saw until the flush."""
+
+    request_id: str
+    at: float
+    route: str
+    model_version: str
+    vehicle_ids: Sequence[int | None]
+    features: np.ndarray  # rows x FEATURE_NAMES
+    predictions: np.ndarray
+
+    def entries(self) -> list[LoggedPrediction]:
+        rows = zip(self.vehicle_ids, self.features.tolist(), self.predictions.tolist(), strict=True)
+        return [
+            LoggedPrediction(self.request_id, i, self.at, self.route, self.model_version, *row)
+            for i, row in enumerate(rows)
+        ]
+
+
+class PredictionLog:
+    """A worker's buffer of served predictions and the task that flushes it to Redis."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._key = OnlineKeys(settings.redis_key_prefix).prediction_log
+        self._pending: deque[RequestPredictions] = deque()
+        self._rows = 0
+        self._client: redis.asyncio.Redis | None = None
+        self._failing = False
+        self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
+        self._wake = asyncio.Event()  # set by close(): the flusher stops between two flushes
+
+    def start(self) -> None:
+        """Flush every `prediction_log_flush_seconds` from now on (in the running event loop)."""
+        self._flusher = asyncio.create_task(self.flush_forever())
+
+    def record(self, request: RequestPredictions) -> None:
+        """Keep one request's predictions for the next flush: no I/O, O(1). (The buffered
+        gauge is set by each flush attempt, every flush interval, not per request.)"""
+        self._pending.append(request)
+        self._rows += len(request.predictions)
+        while self._rows > self._settings.prediction_log_buffer and len(self._pending) > 1:
+            dropped = self._pending.popleft()
+            self._rows -= len(dropped.predictions)
+            metrics.LOG_DROPPED.inc(len(dropped.predictions))
+
+    async def flush(self) -> int:
+        """Append everything pending to the stream in one round trip; the count written.
+        On failure the entries go back to the front of the buffer and the error is raised."""
+        if not self._pending:
+            return 0
+        batch, self._pending, rows = self._pending, deque(), self._rows
+        self._rows = 0
+        try:
+            await self._append([e for request in batch for e in request.entries()])
+        except BaseException:
+            self._pending.extendleft(reversed(batch))
+            self._rows += rows
+            raise
+        finally:
+            metrics.LOG_BUFFERED.set(self._rows)
+        metrics.LOG_WRITTEN.inc(rows)
+        return rows
+
+    async def flush_forever(self) -> None:
+        """Flush every `prediction_log_flush_seconds`; an unreachable Redis is retried, and
+        logged once per outage."""
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(), self._settings.prediction_log_flush_seconds
+                )
+            if self._closing:
+                return  # close() makes the last flush
+            try:
+                await self.flush()
+            except (RedisError, OSError, ConnectionError) as error:
+                if not self._failing:
+                    logger.warning("prediction log: Redis unreachable (%s); buffering", error)
+                self._failing = True
+                self._client = None
+                continue
+            if self._failing:
+                logger.info("prediction log: Redis back; buffered predictions written")
+            self._failing = False
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Stop the periodic flush, then flush once more: nothing pending is lost if Redis
+        answers."""
+        self._closing = True
+        self._wake.set()
+        if self._flusher is not None:
+            # Let a flush in flight finish rather than cancel it: cancelled after its XADDs went
+            # out, it would be written twice; and it puts its batch back only once redis-py has
+            # torn its pipeline down, after the last flush had found nothing (a lost batch).
+            done, _ = await asyncio.wait({self._flusher}, timeout=timeout)
+            if not done:  # a write that hangs: give up on it, its batch goes back to the buffer
+                self._flusher.cancel()
+                await asyncio.wait({self._flusher}, timeout=timeout)
+        try:
+            await asyncio.wait_for(self.flush(), timeout)
+        except (RedisError, OSError, ConnectionError, TimeoutError) as error:
+            logger.error("prediction log: %d predictions lost at stop: %s", self._rows, error)
+
+    async def _append(self, entries: list[LoggedPrediction]) -> None:
+        cap = self._settings.prediction_log_max_stream
+        async with self._connect().pipeline(transaction=False) as pipe:
+            for entry in entries:
+                pipe.xadd(self._key, {FIELD: encode(entry)}, maxlen=cap, approximate=True)
+            await pipe.execute()
+
+    def _connect(self) -> redis.asyncio.Redis:
+        if self._client is None:
+            url = self._settings.redis_url or running_embedded_url(self._settings)
+            if url is None:
+                raise ConnectionError("no Redis configured or running")
+            self._client = redis.asyncio.Redis.from_url(
+                url, socket_connect_timeout=0.5, socket_timeout=2.0
+            )
+        return self._client

@@ -1,0 +1,88 @@
+"""A stop that stops: SIGINT or SIGTERM to `fleetcast serve` (or to `make serve`) alone, as a
+supervisor, `timeout` or a container runtime sends it, ends the whole service tree within
+seconds, frees the port and flushes the prediction log like a clean stop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+import redis
+from conftest import SYSTEM_PATH, TrainedStore
+
+from features.local.redis_server import free_port
+from features.settings import PROJECT_ROOT
+from features.stores.online import OnlineKeys
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+READY_S = 120.0  # a cold start on a busy 2-core machine; ~20 s when quiet
+STOPPED_S = 20.0  # "within a few seconds", with room for a loaded machine
+LISTING = {"technology": 1, "actual_price": 64.5, "recommended_price": 60.0, "num_images": 5,
+           "street_parked": 0, "description": 60}  # fmt: skip
+COMMANDS = {
+    "fleetcast serve": lambda port: [str(PROJECT_ROOT / ".venv/bin/fleetcast"), "serve",
+                                     "--port", str(port)],
+    "make serve": lambda port: ["make", "--no-print-directory", "-C", str(PROJECT_ROOT), "serve"],
+}  # fmt: skip
+# GNU make forwards SIGTERM to its recipe and waits out a SIGINT, which a terminal's Ctrl-C
+# sends to its whole process group (the command included) anyway.
+CASES = [("fleetcast serve", signal.SIGINT), ("fleetcast serve", signal.SIGTERM),
+         ("make serve", signal.SIGTERM)]  # fmt: skip
+
+
+def _ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + READY_S
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"not ready within {READY_S} s:\n{log.read_text()[-3000:]}")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.parametrize(("command", "sig"), CASES, ids=[f"{c}-{s.name}" for c, s in CASES])
+def test_a_signal_to_the_command_alone_stops_the_whole_service(
+    command: str, sig: signal.Signals, trained_store: TrainedStore, prefect_server: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    port, prefix = free_port(), f"stop-{uuid.uuid4().hex[:8]}"
+    env = os.environ | trained_store.env | {
+        "PATH": SYSTEM_PATH, "BENTOML_HOME": str(tmp_path / "bentoml"),
+        "FLEETCAST_REDIS_KEY_PREFIX": prefix, "FLEETCAST_SERVICE_PORT": str(port),
+    }  # fmt: skip
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        # Its own session, so the signal reaches only the command, never its children directly.
+        process = subprocess.Popen(COMMANDS[command](port), env=env, cwd=tmp_path, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _ready(url, process, log)
+        assert httpx.post(f"{url}/predict", json=LISTING, timeout=10).status_code == 200
+        tree = psutil.Process(process.pid).children(recursive=True)
+        assert len(tree) >= 3, tree  # at least bentoml serve and its two workers
+        process.send_signal(sig)
+        process.wait(STOPPED_S)
+        _, alive = psutil.wait_procs(tree, timeout=5)
+        assert alive == [], [p.cmdline() for p in alive]
+        assert _port_free(port)
+        stream = OnlineKeys(prefix).prediction_log
+        assert redis.Redis.from_url(trained_store.env["REDIS_URL"]).xlen(stream) == 1
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)

@@ -1,0 +1,171 @@
+"""Drift flow against real stores: the session's MLflow registry (a champion of the test's own,
+copied from the pipeline's model), a fresh state folder, the real Prefect server and its
+event stream. Evidently runs for real; its first import in the session takes ~15 s."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow.sklearn
+import polars as pl
+import pytest
+from conftest import TrainedStore
+from prefect.client.orchestration import get_client
+from prefect.events import emit_event
+from prefect.events.clients import get_events_subscriber
+from prefect.events.filters import EventFilter, EventNameFilter
+from support.drift import log_rows, write_log
+from support.registry import register_copy, trained_version
+
+from features.contract.events import DRIFT_DETECTED, model_resource
+from features.contract.formulas import FEATURE_NAMES
+from features.contract.registry import CHAMPION, Tag, model_uri
+from features.contract.schema import ENTITY
+from features.settings import PROJECT_ROOT, Settings
+from features.stores.offline import scan_snapshot
+from flows.evaluation import NotEnoughDataError, feature_frame
+from flows.ingest.flow import ingest_flow
+from flows.monitor.drift import drift_flow, make_report
+from flows.snapshot.flow import feature_build_flow
+from flows.synthetic import ShiftedMonth, generate
+from flows.train import tracking
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SENTINEL = "fleetcast.test.drift-sentinel"
+SHIFTED = {"actual_price", "num_images", "price_diff", "price_ratio"}
+
+
+@pytest.fixture
+def drift_settings(
+    flow_settings: Settings, trained_store: TrainedStore, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """A fresh state folder holding the shipped data's snapshot, and a champion of this test's
+    own (the pipeline's model) whose lineage names that snapshot."""
+    monkeypatch.setenv("FLEETCAST_DATA_DIR", str(PROJECT_ROOT / "data"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_store.settings.tracking_uri)
+    monkeypatch.setenv("FLEETCAST_REGISTERED_MODEL", f"test-{uuid.uuid4().hex[:8]}")
+    settings = Settings()
+    ingest_flow()
+    snapshot = feature_build_flow()
+    source = trained_store.settings
+    real = trained_version(settings, source.registered_model, trained_store.result.trained.version)
+    register_copy(settings, real, alias=CHAMPION, **{
+        Tag.SNAPSHOT_ID: snapshot.snapshot_id, Tag.holdout("mae"): real.tags[Tag.holdout("mae")],
+    })  # fmt: skip
+    return settings
+
+
+@contextmanager
+def drift_events(settings: Settings) -> Iterator[list[Any]]:
+    """Every `fleetcast.drift.detected` about this test's model, up to a sentinel event sent
+    when the block ends (so "none arrived" is checked, not waited out)."""
+    resource = model_resource(settings.registered_model)
+    received: list[Any] = []
+    listening = threading.Event()
+
+    async def listen() -> None:
+        wanted = EventFilter(event=EventNameFilter(name=[DRIFT_DETECTED, SENTINEL]))
+        async with get_events_subscriber(filter=wanted) as subscriber:
+            listening.set()
+            async with asyncio.timeout(60):
+                async for event in subscriber:
+                    if event.resource.id != resource["prefect.resource.id"]:
+                        continue
+                    if event.event == SENTINEL:
+                        return
+                    received.append(event)
+
+    listener = threading.Thread(target=lambda: asyncio.run(listen()), daemon=True)
+    listener.start()
+    assert listening.wait(20)
+    yield received
+    emit_event(event=SENTINEL, resource=resource)
+    listener.join(60)
+    assert not listener.is_alive(), "the sentinel event never arrived"
+
+
+def test_identical_reference_and_current_find_no_drift_and_announce_nothing(
+    drift_settings: Settings,
+) -> None:
+    with drift_events(drift_settings) as received:
+        result = drift_flow(current="snapshot")  # the latest snapshot is the reference itself
+        on_demand = make_report(drift_settings, current="snapshot")
+    assert result.decided and not result.drift_detected and not result.detected
+    assert result.current_source == f"snapshot {result.reference_snapshot_id}"
+    assert result.current_rows == result.reference_rows == 1000
+    assert result.share_drifted == 0 and result.drifted_features == []
+    assert {c.value for c in result.columns.values()} == {0.0}
+    assert {c.ks_p_value for c in result.columns.values()} == {1.0}
+    assert Path(result.report_path).exists() and on_demand.exists()
+    assert on_demand != Path(result.report_path) and on_demand.suffix == ".html"
+    assert received == []
+
+
+def _served_by_the_champion(settings: Settings, rows: pl.DataFrame) -> pl.DataFrame:
+    """What the service would have logged for `rows` a day ago: the champion's predictions."""
+    client, _ = tracking.connect(settings)
+    version = client.get_model_version_by_alias(settings.registered_model, CHAMPION).version
+    model = mlflow.sklearn.load_model(model_uri(settings.registered_model, version))
+    yesterday = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=1)
+    predicted = model.predict(feature_frame(rows))
+    return log_rows(rows, yesterday, predicted, str(version), rows[ENTITY].to_list())
+
+
+def test_a_shifted_month_is_detected_announced_and_reported(drift_settings: Settings) -> None:
+    generate(drift_settings.landing_dir, first_id=1001, year=2024, shifted=ShiftedMonth(1))
+    ingest_flow()
+    feature_build_flow()  # the newest snapshot: the month's listings with their labels
+    month = scan_snapshot(drift_settings).filter(pl.col(ENTITY) > 1000).collect()
+    write_log(drift_settings, _served_by_the_champion(drift_settings, month))
+    with drift_events(drift_settings) as received:
+        result = drift_flow()
+    assert result.drift_detected and set(result.drifted_features) == SHIFTED
+    assert result.share_drifted == pytest.approx(0.5)
+    assert result.current_rows == result.outcome_rows == 1000
+    assert result.error_regressed and result.mae_ratio >= 1.25
+    (event,) = received
+    assert event.payload["champion_version"] == result.champion_version
+    assert set(event.payload["drifted_features"]) == SHIFTED
+    assert event.payload["report_path"] == result.report_path
+    assert event.payload["mae_ratio"] == pytest.approx(result.mae_ratio)
+    html = Path(result.report_path).read_text()
+    assert all(name in html for name in FEATURE_NAMES)
+    stored = json.loads(Path(result.numbers_path).read_text())
+    assert set(stored["drifted_features"]) == SHIFTED and stored["columns"]["num_images"]["drifted"]
+    _assert_attached(drift_settings, result)
+
+
+def _assert_attached(settings: Settings, result: Any) -> None:
+    """The report is in the champion's MLflow run and the verdict in the run's artifact."""
+    client, _ = tracking.connect(settings)
+    version = client.get_model_version(settings.registered_model, result.champion_version)
+    logged = {Path(a.path).name for a in client.list_artifacts(version.run_id, "drift")}
+    assert Path(result.report_path).name in logged
+    with get_client(sync_client=True) as prefect:
+        artifacts = prefect.read_artifacts()
+    mine = [a for a in artifacts if str(a.flow_run_id) == result.flow_run_id]
+    assert [a.key for a in mine] == ["drift-report"]
+    assert str(mine[0].data).startswith("# Drift detected")
+
+
+def test_too_few_rows_make_no_decision(drift_settings: Settings) -> None:
+    empty = drift_flow()
+    assert not empty.decided and "no logged predictions" in empty.message
+    rows = scan_snapshot(drift_settings).head(5).collect()
+    write_log(drift_settings, log_rows(rows, dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                                       [1.0] * 5, "1"))  # fmt: skip
+    few = drift_flow()
+    assert not few.decided and not few.detected and few.current_rows == 5
+    assert "5 current rows, fewer than the 200" in few.message
+    assert few.report_path is None and few.columns == {}
+    with pytest.raises(NotEnoughDataError, match="fewer than the 200"):
+        make_report(drift_settings)

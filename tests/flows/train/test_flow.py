@@ -1,0 +1,112 @@
+"""Train flow on the shipped data: every family logged, lineage on the version, ONNX parity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+from conftest import TrainedStore
+
+from features.contract.formulas import FEATURE_NAMES
+from features.contract.registry import CANDIDATE, ONNX_ARTIFACT, Tag
+from features.settings import Settings
+from features.stores.offline import scan_snapshot
+from flows.evaluation import feature_frame, is_holdout, split_labeled
+from flows.train import families, tracking
+from flows.train.export import predict, session
+from flows.train.families import UnknownFamilyError
+from flows.train.flow import train_flow
+
+pytestmark = pytest.mark.integration
+
+
+def _version(store: TrainedStore):
+    client, _ = tracking.connect(store.settings)
+    return client, client.get_model_version(
+        store.settings.registered_model, store.result.trained.version
+    )
+
+
+def test_every_family_is_a_nested_run_with_per_fold_and_mean_metrics(
+    trained_store: TrainedStore,
+) -> None:
+    client, _ = _version(trained_store)
+    parent = trained_store.result.trained.run_id
+    children = client.search_runs(
+        [client.get_run(parent).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+    )
+    assert {run.info.run_name for run in children} == set(families.FAMILIES)
+    settings = trained_store.settings
+    for run in children:
+        for metric in ("mae", "rmse", "poisson_deviance"):
+            assert np.isfinite(run.data.metrics[f"cv_{metric}"])
+            history = client.get_metric_history(run.info.run_id, f"fold_{metric}")
+            assert sorted(m.step for m in history) == list(
+                range(settings.cv_folds * settings.cv_repeats)
+            )
+
+
+def test_the_registered_version_carries_its_lineage(trained_store: TrainedStore) -> None:
+    client, version = _version(trained_store)
+    snapshot = trained_store.result.snapshot
+    assert version.tags[Tag.SNAPSHOT_ID] == snapshot.snapshot_id
+    assert version.tags[Tag.SNAPSHOT_SHA256] == snapshot.content_sha256
+    assert version.tags[Tag.FEATURES] == ",".join(FEATURE_NAMES)
+    assert len(version.tags[Tag.GIT_COMMIT].split("-")[0]) in (40, len("unknown"))
+    assert version.tags[Tag.ONNX] == "ok"
+    assert float(version.tags[Tag.cv("mae")]) == pytest.approx(
+        trained_store.result.trained.cv["mae"]
+    )
+    run = client.get_run(version.run_id)
+    assert run.data.params["family"] == version.tags[Tag.FAMILY]
+    assert run.data.tags["mlflow.source.git.commit"] == version.tags[Tag.GIT_COMMIT]
+    aliases = client.get_registered_model(trained_store.settings.registered_model).aliases
+    assert str(aliases[CANDIDATE]) == str(version.version)
+
+
+def test_the_run_logs_plots_comparison_signature_and_example(trained_store: TrainedStore) -> None:
+    client, version = _version(trained_store)
+    run_id = version.run_id
+    logged = {a.path for a in client.list_artifacts(run_id)}
+    logged |= {
+        a.path for folder in ("plots", "onnx") for a in client.list_artifacts(run_id, folder)
+    }
+    assert {"plots/feature_importance.png", "plots/residuals.png", ONNX_ARTIFACT,
+            "comparison.csv", "comparison.md", "features.json"} <= logged  # fmt: skip
+    png = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="plots/residuals.png")
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    features = mlflow.artifacts.load_dict(f"runs:/{run_id}/features.json")
+    assert features["features"] == list(FEATURE_NAMES)
+    info = mlflow.models.get_model_info(version.source)
+    assert [c.name for c in info.signature.inputs.inputs] == list(FEATURE_NAMES)
+    assert info.saved_input_example_info is not None
+
+
+def test_onnx_export_matches_sklearn_on_the_whole_snapshot(trained_store: TrainedStore) -> None:
+    _, version = _version(trained_store)
+    settings = trained_store.settings
+    model = mlflow.sklearn.load_model(version.source)
+    path = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path=ONNX_ARTIFACT)
+    rows = feature_frame(scan_snapshot(settings).collect())
+    onnx = predict(session(Path(path).read_bytes()), rows.to_numpy())
+    assert np.max(np.abs(onnx - model.predict(rows))) <= 1e-4
+
+
+def test_no_holdout_vehicle_was_used_for_training(trained_store: TrainedStore) -> None:
+    client, version = _version(trained_store)
+    settings = trained_store.settings
+    split = split_labeled(scan_snapshot(settings).collect(), settings.holdout_percent)
+    params = client.get_run(version.run_id).data.params
+    assert int(params["train_rows"]) == split.train.height
+    assert int(params["holdout_rows"]) == split.holdout.height > 0
+    assert not split.train.filter(is_holdout(settings.holdout_percent)).height
+
+
+def test_unknown_family_is_refused_by_name(model_settings: Settings) -> None:
+    with pytest.raises(UnknownFamilyError, match="families: unknown \\['xgboost'\\]"):
+        train_flow(families=["xgboost"])
+    with pytest.raises(UnknownFamilyError, match="besides the median baseline"):
+        train_flow(families=["median"])

@@ -1,0 +1,97 @@
+"""Registering versions for promotion tests: copies of a trained model with edited lineage,
+or deliberately bad models, all through the real MLflow store."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import mlflow
+from prefect.events.clients import get_events_subscriber
+from prefect.events.filters import EventFilter, EventNameFilter
+from sklearn.dummy import DummyRegressor
+
+from features.contract.events import MODEL_PROMOTED, model_resource
+from features.contract.registry import CANDIDATE, CHAMPION, Tag
+from features.settings import Settings
+from features.stores.offline import scan_snapshot
+from flows.evaluation import feature_frame, split_labeled
+from flows.train import tracking
+
+
+def trained_version(settings: Settings, source_model: str, version: str) -> Any:
+    """A version of the pipeline's own registered model (the real trained one)."""
+    client, _ = tracking.connect(settings)
+    return client.get_model_version(source_model, version)
+
+
+def lineage_only(tags: dict[str, str]) -> dict[str, str]:
+    """The tags a train run sets, without any promotion decision recorded since."""
+    lineage = {v for k, v in vars(Tag).items() if k.isupper() and not k.startswith("DECI")}
+    lineage -= {Tag.PROMOTED_AT, Tag.REPLACED_VERSION}
+    return {k: v for k, v in tags.items() if k in lineage or k.startswith("fleetcast.cv_")}
+
+
+def register_copy(
+    settings: Settings, source: Any, alias: str = CANDIDATE, **tag_changes: str | None
+) -> str:
+    """Register `source`'s model again under the test's name, with tags edited (None deletes)."""
+    client, _ = tracking.connect(settings)
+    edited = lineage_only(source.tags) | tag_changes
+    tags = {k: v for k, v in edited.items() if v is not None}
+    version = mlflow.register_model(source.source, settings.registered_model, tags=tags).version
+    client.set_registered_model_alias(settings.registered_model, alias, version)
+    return str(version)
+
+
+def register_constant(
+    settings: Settings, source: Any, constant: float, alias: str = CHAMPION
+) -> str:
+    """A model predicting `constant` for every vehicle, with valid lineage copied from `source`."""
+    client, experiment_id = tracking.connect(settings)
+    rows = scan_snapshot(settings).collect()
+    features = feature_frame(split_labeled(rows, settings.holdout_percent).train)
+    model = DummyRegressor(strategy="constant", constant=constant).fit(
+        features, [0] * len(features)
+    )
+    run_id = client.create_run(experiment_id, run_name=f"constant-{constant}").info.run_id
+    uri = tracking.log_model(client, run_id, model, tracking.ModelArtifacts(features, onnx=None))
+    client.set_terminated(run_id)
+    tags = lineage_only(source.tags)
+    version = mlflow.register_model(uri, settings.registered_model, tags=tags).version
+    client.set_registered_model_alias(settings.registered_model, alias, version)
+    return str(version)
+
+
+async def first_promotion_event(
+    settings: Settings, sink: list[Any], listening: threading.Event
+) -> None:
+    """Append the first `fleetcast.model.promoted` event of the settings' model to `sink`."""
+    wanted = model_resource(settings.registered_model)["prefect.resource.id"]
+    only_promotions = EventFilter(event=EventNameFilter(name=[MODEL_PROMOTED]))
+    async with get_events_subscriber(filter=only_promotions) as subscriber:
+        listening.set()
+        async with asyncio.timeout(40):
+            async for event in subscriber:
+                if event.resource.id == wanted:
+                    sink.append(event)
+                    return
+
+
+@contextmanager
+def first_promotion_received(settings: Settings) -> Iterator[list[Any]]:
+    """A real subscriber of the Prefect server, listening before the block runs; after the
+    block (up to 30 s more), the list holds the first promotion event of the settings' model."""
+    received: list[Any] = []
+    listening = threading.Event()
+    listener = threading.Thread(
+        target=lambda: asyncio.run(first_promotion_event(settings, received, listening)),
+        daemon=True,
+    )
+    listener.start()
+    assert listening.wait(20), "the subscriber did not connect within 20 s"
+    yield received
+    listener.join(30)
