@@ -96,6 +96,11 @@ def measure(compute: Callable[[], T], repeat: int) -> tuple[T, dict[str, Any]]:
             first, peak = result, peak_rss_mb()
         del result
     best = walls.index(min(walls))
-    stats = {"seconds": walls[best], "cpu_seconds": cpus[best], "walls": walls,
-             "peak_rss_mb": peak, "import_rss_mb": import_mb}  # fmt: skip
+    stats = {
+        "seconds": walls[best],
+        "cpu_seconds": cpus[best],
+        "walls": walls,
+        "peak_rss_mb": peak,
+        "import_rss_mb": import_mb,
+    }
     return first, stats  # type: ignore[return-value]

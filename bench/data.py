@@ -37,9 +37,15 @@ def generate_child(workdir: Path, vehicles: int, per_vehicle: float) -> None:
     started = time.perf_counter()
     made = generate(settings.data_dir, n_vehicles=vehicles, reservations_per_vehicle=per_vehicle)
     seconds = time.perf_counter() - started
-    emit({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "vehicles": made.n_vehicles,
-          "reservations": made.n_reservations,
-          "no_reservations": made.n_vehicles_without_reservations})  # fmt: skip
+    emit(
+        {
+            "seconds": seconds,
+            "peak_rss_mb": peak_rss_mb(),
+            "vehicles": made.n_vehicles,
+            "reservations": made.n_reservations,
+            "no_reservations": made.n_vehicles_without_reservations,
+        }
+    )
 
 
 def ingest(settings: Settings) -> Any:
@@ -68,8 +74,15 @@ def ingest_child(workdir: Path) -> None:
     seconds = time.perf_counter() - started
     if report.total("quarantined") or report.total("duplicates"):
         raise RuntimeError(f"generated data should ingest cleanly: {report.lines()}")
-    emit({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "rows": report.total("rows"),
-          "accepted": report.total("accepted"), "files": report.lines()})  # fmt: skip
+    emit(
+        {
+            "seconds": seconds,
+            "peak_rss_mb": peak_rss_mb(),
+            "rows": report.total("rows"),
+            "accepted": report.total("accepted"),
+            "files": report.lines(),
+        }
+    )
 
 
 def store_is_complete(settings: Settings) -> bool:

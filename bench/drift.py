@@ -69,8 +69,9 @@ def write_child(home: str, rows: int) -> None:
     end = min(now_utc(), data_cut(read_meta(settings, latest_snapshot_id(settings))))
     end = end if end > now_utc() - SPREAD else now_utc()
     offsets = pl.int_range(rows, eager=True) * (SPREAD / rows)
-    log = _log_frame(sample, end - SPREAD + offsets, model.predict(feature_frame(sample)),
-                     champion.version)  # fmt: skip
+    log = _log_frame(
+        sample, end - SPREAD + offsets, model.predict(feature_frame(sample)), champion.version
+    )
     settings.predictions_dir.mkdir(parents=True, exist_ok=True)
     for old in settings.predictions_dir.glob("*.parquet"):
         old.unlink()
@@ -88,14 +89,19 @@ def _log_frame(sample: Any, times: Any, predicted: Any, version: str) -> Any:
     from features.contract.schema import ENTITY
 
     n, millis = sample.height, times.dt.epoch("ms").cast(pl.String)
-    return pl.DataFrame({
-        log.STREAM_ID: millis + "-" + pl.int_range(n, eager=True).cast(pl.String),
-        log.REQUEST_ID: pl.int_range(n, eager=True).cast(pl.String),
-        log.ITEM: pl.zeros(n, pl.Int32, eager=True), log.PREDICTED_AT: times,
-        log.ROUTE: ["predict_by_id"] * n, log.MODEL_VERSION: [version] * n,
-        ENTITY: sample[ENTITY], **{name: sample[name] for name in FEATURE_NAMES},
-        log.PREDICTION: predicted,
-    }).cast(log.LOG_SCHEMA)  # fmt: skip
+    return pl.DataFrame(
+        {
+            log.STREAM_ID: millis + "-" + pl.int_range(n, eager=True).cast(pl.String),
+            log.REQUEST_ID: pl.int_range(n, eager=True).cast(pl.String),
+            log.ITEM: pl.zeros(n, pl.Int32, eager=True),
+            log.PREDICTED_AT: times,
+            log.ROUTE: ["predict_by_id"] * n,
+            log.MODEL_VERSION: [version] * n,
+            ENTITY: sample[ENTITY],
+            **{name: sample[name] for name in FEATURE_NAMES},
+            log.PREDICTION: predicted,
+        }
+    ).cast(log.LOG_SCHEMA)
 
 
 def run_flow_child(kind: str) -> None:
@@ -109,24 +115,46 @@ def run_flow_child(kind: str) -> None:
     evidently_imported = time.perf_counter()
     result = drift_flow(current="snapshot") if kind == "shipped" else drift_flow()
     done = time.perf_counter()
-    emit({"import_flows_s": flows_imported - started,
-          "import_evidently_s": evidently_imported - flows_imported,
-          "flow_s": done - evidently_imported, "peak_rss_mb": peak_rss_mb(),
-          "current_rows": result.current_rows, "outcome_rows": result.outcome_rows,
-          "reference_rows": result.reference_rows, "share_drifted": result.share_drifted,
-          "mae_ratio": result.mae_ratio, "message": result.message,
-          "report_mb": Path(result.report_path).stat().st_size / 2**20})  # fmt: skip
+    emit(
+        {
+            "import_flows_s": flows_imported - started,
+            "import_evidently_s": evidently_imported - flows_imported,
+            "flow_s": done - evidently_imported,
+            "peak_rss_mb": peak_rss_mb(),
+            "current_rows": result.current_rows,
+            "outcome_rows": result.outcome_rows,
+            "reference_rows": result.reference_rows,
+            "share_drifted": result.share_drifted,
+            "mae_ratio": result.mae_ratio,
+            "message": result.message,
+            "report_mb": Path(result.report_path).stat().st_size / 2**20,
+        }
+    )
 
 
-HEADER = ("case", "current vs reference rows", "outcomes", "flow s", "child process s",
-          "imports s (flows + evidently)", "peak RSS MB", "share drifted")  # fmt: skip
+HEADER = (
+    "case",
+    "current vs reference rows",
+    "outcomes",
+    "flow s",
+    "child process s",
+    "imports s (flows + evidently)",
+    "peak RSS MB",
+    "share drifted",
+)
 
 
 def _row(name: str, out: dict[str, Any]) -> str:
-    cells = (name, f"{out['current_rows']:,} vs {out['reference_rows']:,}",
-             f"{out['outcome_rows']:,}", f"{out['flow_s']:.1f}", f"{out['process_seconds']:.1f}",
-             f"{out['import_flows_s']:.1f} + {out['import_evidently_s']:.1f}",
-             f"{out['peak_rss_mb']:,.0f}", f"{out['share_drifted']:.2f}")  # fmt: skip
+    cells = (
+        name,
+        f"{out['current_rows']:,} vs {out['reference_rows']:,}",
+        f"{out['outcome_rows']:,}",
+        f"{out['flow_s']:.1f}",
+        f"{out['process_seconds']:.1f}",
+        f"{out['import_flows_s']:.1f} + {out['import_evidently_s']:.1f}",
+        f"{out['peak_rss_mb']:,.0f}",
+        f"{out['share_drifted']:.2f}",
+    )
     return "| " + " | ".join(cells) + " |"
 
 
@@ -146,13 +174,22 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[list[str
     rows = []
     for kind in ("shipped", "logged"):
         if kind == "logged":
-            written = run_child("bench.drift", "write", str(state.settings.home), str(args.rows),
-                                env=state.env, timeout=900)  # fmt: skip
+            written = run_child(
+                "bench.drift",
+                "write",
+                str(state.settings.home),
+                str(args.rows),
+                env=state.env,
+                timeout=900,
+            )
             print(f"wrote {written['rows']:,} logged predictions", flush=True)
         out = run_child("bench.drift", "run", kind, env=state.env, timeout=1800)
         print(f"{kind}: flow {out['flow_s']:.1f} s; {out['message']}", flush=True)
-        name = "drift flow, shipped snapshot vs itself" if kind == "shipped" else (
-            f"drift flow, {args.rows:,} logged predictions")  # fmt: skip
+        name = (
+            "drift flow, shipped snapshot vs itself"
+            if kind == "shipped"
+            else (f"drift flow, {args.rows:,} logged predictions")
+        )
         rows.append(_row(name, out))
         notes.append(f"{kind}: {out['message']} Report {out['report_mb']:.1f} MB.")
     return rows, notes

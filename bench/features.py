@@ -74,11 +74,16 @@ def write_pandas_spec(home: Path, as_of: dt.datetime, path: Path) -> Path:
     spec = {
         "vehicle_parts": [str(settings.raw_dir / p) for p in parts["vehicles"]],
         "reservation_parts": [str(settings.raw_dir / p) for p in parts["reservations"]],
-        "as_of": as_of.isoformat(), "new_listing_days": settings.new_listing_days,
-        "entity": ENTITY, "valid_from": VALID_FROM, "ingest_seq": INGEST_SEQ,
-        "raw_features": list(RAW_FEATURES), "snapshot_columns": list(SNAPSHOT_COLUMNS),
-        "first_seen": FIRST_SEEN, "target": TARGET,
-    }  # fmt: skip
+        "as_of": as_of.isoformat(),
+        "new_listing_days": settings.new_listing_days,
+        "entity": ENTITY,
+        "valid_from": VALID_FROM,
+        "ingest_seq": INGEST_SEQ,
+        "raw_features": list(RAW_FEATURES),
+        "snapshot_columns": list(SNAPSHOT_COLUMNS),
+        "first_seen": FIRST_SEEN,
+        "target": TARGET,
+    }
     path.write_text(json.dumps(spec, indent=1))
     return path
 

@@ -88,8 +88,14 @@ def child(writer: str, home: str, table_path: str, as_of: str) -> None:
     finally:
         client.close()
         stop_embedded(settings, url, process)
-    emit({"seconds": seconds, "peak_rss_mb": rss, "vehicles": features.height,
-          "redis_used_mb": server_mb})  # fmt: skip
+    emit(
+        {
+            "seconds": seconds,
+            "peak_rss_mb": rss,
+            "vehicles": features.height,
+            "redis_used_mb": server_mb,
+        }
+    )
 
 
 def run_writer(writer: str, home: Path, table_path: Path, as_of: str) -> dict[str, float]:

@@ -43,8 +43,15 @@ def table(rows: list[Row]) -> str:
     """The markdown table."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for r in rows:
-        cells = (r.step, _cell(r.seconds, 2), _cell(r.peak_rss_mb, 0), r.throughput,
-                 r.ratio, r.goal, r.met)  # fmt: skip
+        cells = (
+            r.step,
+            _cell(r.seconds, 2),
+            _cell(r.peak_rss_mb, 0),
+            r.throughput,
+            r.ratio,
+            r.goal,
+            r.met,
+        )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -20,10 +20,19 @@ def generate_rows(workdir: Path, vehicles: int, per_vehicle: float, reuse: bool)
         return [Row("1. generate CSVs", None, None, "reused (--reuse)")]
     report = data.run_generate(workdir, vehicles, per_vehicle)
     rows = report["vehicles"] + report["reservations"]
-    print(f"generated {report['vehicles']:,} vehicles, {report['reservations']:,} reservations "
-          f"in {report['seconds']:.1f}s", flush=True)  # fmt: skip
-    return [Row("1. generate CSVs", report["seconds"], report["peak_rss_mb"],
-                rate(rows, report["seconds"], "rows"))]  # fmt: skip
+    print(
+        f"generated {report['vehicles']:,} vehicles, {report['reservations']:,} reservations "
+        f"in {report['seconds']:.1f}s",
+        flush=True,
+    )
+    return [
+        Row(
+            "1. generate CSVs",
+            report["seconds"],
+            report["peak_rss_mb"],
+            rate(rows, report["seconds"], "rows"),
+        )
+    ]
 
 
 def ingest_rows(workdir: Path, reuse: bool) -> list[Row]:
@@ -34,22 +43,37 @@ def ingest_rows(workdir: Path, reuse: bool) -> list[Row]:
         print(f"ingest: {line}", flush=True)
     print(f"ingested {report['rows']:,} rows in {report['seconds']:.1f}s", flush=True)
     seconds = report["seconds"]
-    return [Row("2. ingest → raw store (plain task fns)", seconds, report["peak_rss_mb"],
-                rate(report["rows"], seconds, "rows"))]  # fmt: skip
+    return [
+        Row(
+            "2. ingest → raw store (plain task fns)",
+            seconds,
+            report["peak_rss_mb"],
+            rate(report["rows"], seconds, "rows"),
+        )
+    ]
 
 
 def _build_rows(fast: features.BuildResult, slow: features.BuildResult) -> list[Row]:
     speedup = slow.seconds / fast.seconds
     memory = fast.peak_rss_mb / slow.peak_rss_mb
     return [
-        Row("3a. feature build, Polars (flow code)", fast.seconds, fast.peak_rss_mb,
+        Row(
+            "3a. feature build, Polars (flow code)",
+            fast.seconds,
+            fast.peak_rss_mb,
             rate(fast.rows, fast.seconds, "vehicles"),
             f"{speedup:.1f}x faster; {memory:.2f}x the memory",
             "≥ 10x faster; ≤ 1/3 memory",
-            f"time: {verdict(speedup >= SPEEDUP_GOAL)}; memory: {verdict(memory <= MEMORY_GOAL)}"),
-        Row("3b. feature build, pandas baseline", slow.seconds, slow.peak_rss_mb,
-            rate(slow.rows, slow.seconds, "vehicles"), "1.0 (baseline)"),
-    ]  # fmt: skip
+            f"time: {verdict(speedup >= SPEEDUP_GOAL)}; memory: {verdict(memory <= MEMORY_GOAL)}",
+        ),
+        Row(
+            "3b. feature build, pandas baseline",
+            slow.seconds,
+            slow.peak_rss_mb,
+            rate(slow.rows, slow.seconds, "vehicles"),
+            "1.0 (baseline)",
+        ),
+    ]
 
 
 def _walls(result: features.BuildResult) -> str:
@@ -89,12 +113,25 @@ def online_rows(workdir: Path, table_path: Path) -> tuple[list[Row], list[str]]:
     n, per_s = fast["vehicles"], fast["vehicles"] / fast["seconds"]
     speedup = slow["seconds"] / fast["seconds"]
     rows = [
-        Row("4a. online materialize (RESP writer)", fast["seconds"], fast["peak_rss_mb"],
-            rate(n, fast["seconds"], "vehicles"), f"{speedup:.1f}x faster",
-            "≥ 200k vehicles/s", verdict(per_s >= ONLINE_GOAL)),
-        Row("4b. redis-py pipeline HSET baseline", slow["seconds"], slow["peak_rss_mb"],
-            rate(n, slow["seconds"], "vehicles"), "1.0 (baseline)"),
-    ]  # fmt: skip
-    notes = [f"Redis used_memory after writing {n:,} vehicles: {fast['redis_used_mb']:.0f} MB "
-             "(materialize), every stored vehicle counted and 2,000 values checked"]  # fmt: skip
+        Row(
+            "4a. online materialize (RESP writer)",
+            fast["seconds"],
+            fast["peak_rss_mb"],
+            rate(n, fast["seconds"], "vehicles"),
+            f"{speedup:.1f}x faster",
+            "≥ 200k vehicles/s",
+            verdict(per_s >= ONLINE_GOAL),
+        ),
+        Row(
+            "4b. redis-py pipeline HSET baseline",
+            slow["seconds"],
+            slow["peak_rss_mb"],
+            rate(n, slow["seconds"], "vehicles"),
+            "1.0 (baseline)",
+        ),
+    ]
+    notes = [
+        f"Redis used_memory after writing {n:,} vehicles: {fast['redis_used_mb']:.0f} MB "
+        "(materialize), every stored vehicle counted and 2,000 values checked"
+    ]
     return rows, notes

@@ -12,6 +12,7 @@ from sklearn.base import RegressorMixin, clone
 from sklearn.metrics import mean_absolute_error, mean_poisson_deviance, mean_squared_error
 from sklearn.model_selection import RepeatedKFold
 
+from features.contract.errors import FleetcastError
 from features.contract.formulas import FEATURE_NAMES, TARGET
 from features.contract.hashing import id_bucket
 from features.contract.registry import METRICS
@@ -31,7 +32,7 @@ def is_holdout(percent: int) -> pl.Expr:
     return holdout_bucket(pl.col(ENTITY)) < percent
 
 
-class NotEnoughDataError(ValueError):
+class NotEnoughDataError(FleetcastError, ValueError):
     """The snapshot has too few labeled rows for the protocol."""
 
 

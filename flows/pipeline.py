@@ -9,7 +9,8 @@ from prefect import flow
 
 from features.stores.offline import SnapshotMeta
 from flows.ingest.flow import ingest_flow
-from flows.promote.flow import Promotion, promote_flow
+from flows.promote.decision import Promotion
+from flows.promote.flow import promote_flow
 from flows.snapshot.flow import feature_build_flow
 from flows.train.flow import train_flow
 from flows.train.record import TrainResult

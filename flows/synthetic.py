@@ -209,9 +209,12 @@ def _booking_times(
 
 
 def _reservations(
-    rng: np.random.Generator, ids: np.ndarray, counts: np.ndarray, year: int,
+    rng: np.random.Generator,
+    ids: np.ndarray,
+    counts: np.ndarray,
+    year: int,
     month: int | None = None,
-) -> pl.DataFrame:  # fmt: skip
+) -> pl.DataFrame:
     """Reservation rows of one chunk, sorted by vehicle then time."""
     owner = np.repeat(ids, counts)
     seconds = _booking_times(rng, owner, year, month)
@@ -227,9 +230,12 @@ def _write_header(handle: IO[bytes], names: list[str]) -> None:
 
 
 def _check_args(
-    n_vehicles: int, chunk_vehicles: int, per_vehicle: float | None, first_id: int,
+    n_vehicles: int,
+    chunk_vehicles: int,
+    per_vehicle: float | None,
+    first_id: int,
     shifted: ShiftedMonth | None,
-) -> None:  # fmt: skip
+) -> None:
     """Reject arguments that would silently produce nonsense."""
     if first_id < 1:
         raise ValueError(f"first_id must be >= 1, got {first_id}")

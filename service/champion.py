@@ -17,41 +17,34 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from features.contract.errors import FleetcastError
 from features.contract.formulas import FEATURE_NAMES, feature_matrix
-from features.contract.registry import CHAMPION, METRICS, ONNX_ARTIFACT, ONNX_INPUT, Tag
+from features.contract.registry import (
+    METRICS,
+    ONNX_ARTIFACT,
+    ONNX_INPUT,
+    PARITY_TOLERANCE,
+    Tag,
+)
 from features.contract.schema import VehicleRecord
 from features.settings import Settings
+from features.stores import model_registry
+from features.stores.model_registry import RegistryUnreachable, unreachable_cause
 from features.stores.offline import SnapshotNotFoundError, scan_snapshot
 
-PARITY_TOLERANCE = 1e-4
 _SMOKE_LISTING = VehicleRecord(
-    vehicle_id=1, technology=1, actual_price=60.0, recommended_price=55.0, num_images=5,
-    street_parked=0, description=300,
-)  # fmt: skip
+    vehicle_id=1,
+    technology=1,
+    actual_price=60.0,
+    recommended_price=55.0,
+    num_images=5,
+    street_parked=0,
+    description=300,
+)
 
 
-class ChampionError(RuntimeError):
-    """The champion cannot be served (missing, incompatible, or failing its smoke test)."""
-
-
-class StoreUnreachable(ChampionError):
-    """The MLflow tracking store did not answer: down, or not reachable from here."""
-
-    def __init__(self, cause: BaseException) -> None:
-        # Names the failure, not the store's address: this text is shown by GET /model.
-        super().__init__(f"the MLflow tracking store is unreachable ({type(cause).__name__})")
-
-
-def _unreachable(error: BaseException) -> BaseException | None:
-    """The network error behind `error` (MLflow wraps it, often only as __context__), if any."""
-    import requests
-
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, requests.exceptions.RequestException):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
+class ChampionError(FleetcastError, RuntimeError):
+    """The champion cannot be served (incompatible, or failing its smoke test)."""
 
 
 @dataclass(frozen=True)
@@ -91,22 +84,14 @@ def bound_mlflow_http() -> None:
 
 
 def _client(settings: Settings) -> Any:
-    from mlflow import MlflowClient
-
     bound_mlflow_http()
-    return MlflowClient(settings.tracking_uri, settings.tracking_uri)
+    return model_registry.client(settings)
 
 
 def champion_version(settings: Settings) -> Any:
     """The model version the `champion` alias points at now."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return _client(settings).get_model_version_by_alias(settings.registered_model, CHAMPION)
-    except MlflowException as error:
-        if (network := _unreachable(error)) is not None:
-            raise StoreUnreachable(network) from error  # not "no champion": it may well exist
-        raise ChampionError(f"no {CHAMPION!r} version of {settings.registered_model}") from error
+    bound_mlflow_http()
+    return model_registry.champion(settings)
 
 
 def _sklearn_model(settings: Settings, version: Any) -> Any:
@@ -134,7 +119,7 @@ def _onnx_session(settings: Settings, run_id: str) -> Any | None:
             run_id=run_id, artifact_path=ONNX_ARTIFACT, tracking_uri=settings.tracking_uri
         )
     except (MlflowException, OSError) as error:
-        if _unreachable(error) is not None:
+        if unreachable_cause(error) is not None:
             raise  # a blip, not a missing export: serving scikit-learn for good would be wrong
         return None
     options = ort.SessionOptions()
@@ -187,17 +172,21 @@ def load(settings: Settings, version: Any) -> Served:
     try:
         predict, backend, note = _predictor(settings, version)
     except Exception as error:
-        if (network := _unreachable(error)) is not None:
-            raise StoreUnreachable(network) from error
+        if (network := unreachable_cause(error)) is not None:
+            raise RegistryUnreachable(network) from error
         raise
     smoke = predict(feature_matrix([_SMOKE_LISTING]))
     if smoke.shape != (1,) or not np.isfinite(smoke).all() or smoke.min() < 0:
         raise ChampionError(f"v{version.version} failed its smoke test: predicted {smoke!r}")
     return Served(
-        version=str(version.version), run_id=version.run_id, predict=predict, backend=backend,
-        backend_note=note, tags=dict(version.tags),
+        version=str(version.version),
+        run_id=version.run_id,
+        predict=predict,
+        backend=backend,
+        backend_note=note,
+        tags=dict(version.tags),
         loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-    )  # fmt: skip
+    )
 
 
 def worker_pid() -> int:

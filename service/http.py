@@ -63,8 +63,12 @@ class AdminGate:
         self.app = app
         self.settings = settings
 
-    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
-                       send: Callable[[Message], Awaitable[None]]) -> None:  # fmt: skip
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
         if scope["type"] == "http" and scope["path"].rstrip("/") in ADMIN_ROUTES:
             headers = dict(scope["headers"])
             authorization = headers.get(b"authorization", b"").decode("latin-1")
@@ -109,8 +113,12 @@ class BodySizeLimit:
     async def _reject(self, send: Callable[[Message], Awaitable[None]]) -> None:
         await _reply(send, 413, f"request body over {self.max_bytes} bytes")
 
-    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
-                       send: Callable[[Message], Awaitable[None]]) -> None:  # fmt: skip
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
@@ -167,8 +175,12 @@ class JsonOnly:
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
-                       send: Callable[[Message], Awaitable[None]]) -> None:  # fmt: skip
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
         if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
             headers = dict(scope["headers"])
             media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
@@ -227,8 +239,12 @@ class PublishedSpec:
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
-                       send: Callable[[Message], Awaitable[None]]) -> None:  # fmt: skip
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
         if scope["type"] != "http" or scope["path"] != "/docs.json":
             return await self.app(scope, receive, send)
         messages: list[Message] = []

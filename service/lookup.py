@@ -50,9 +50,10 @@ class OnlineLookup:
             snapshot, values = await self._connect().read(vehicle_ids)
         except (RedisError, OSError) as error:
             raise bentoml.exceptions.ServiceUnavailable(STORE_DOWN) from error
-        return VehicleFeatures(snapshot_id=snapshot, features=[
-            list(v.values()) if v is not None else None for v in values
-        ])  # fmt: skip
+        return VehicleFeatures(
+            snapshot_id=snapshot,
+            features=[list(v.values()) if v is not None else None for v in values],
+        )
 
     @bentoml.api
     async def store(self, vehicle_id: int, value: str) -> StoredVehicle:

@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from features.contract.events import MODEL_PROMOTED, model_resource
+from features.contract.events import MODEL_PROMOTED, model_resource, promoted_version
 from features.local.prefect_server import running_local_url
 from features.settings import Settings
 from service import metrics
@@ -66,9 +66,12 @@ class Reloader:
             old = before.version if before else None
             metrics.served(self._settings.registered_model, old, now.version)
         if attempt.outcome == "failed":
-            logger.error("reload (%s) failed, still serving %s: %s", trigger,
-                         self._slot.served.version if self._slot.served else "nothing",
-                         attempt.message)  # fmt: skip
+            logger.error(
+                "reload (%s) failed, still serving %s: %s",
+                trigger,
+                self._slot.served.version if self._slot.served else "nothing",
+                attempt.message,
+            )
         elif attempt.outcome == "loaded":
             logger.info("reload (%s): %s", trigger, attempt.message)
         return attempt
@@ -83,16 +86,18 @@ class Reloader:
                 return ReloadAttempt(at=at, trigger=trigger, outcome="unchanged", message=same)
             served = await asyncio.to_thread(load, self._settings, version)
         except Exception as error:  # any failure keeps the old model; the reason is reported
-            return ReloadAttempt(at=at, trigger=trigger, outcome="failed",
-                                 message=_reason(error))  # fmt: skip
+            return ReloadAttempt(at=at, trigger=trigger, outcome="failed", message=_reason(error))
         self._slot.served = served  # the swap: model and version together, one assignment
         # Loading leaves long-lived objects; freezing them keeps later full GCs short.
         gc.collect()
         gc.freeze()
         previous = f"v{current.version}" if current else "nothing"
-        return ReloadAttempt(at=at, trigger=trigger, outcome="loaded",
-                             message=f"now serving v{served.version} ({served.backend}), "
-                                     f"was {previous}")  # fmt: skip
+        return ReloadAttempt(
+            at=at,
+            trigger=trigger,
+            outcome="loaded",
+            message=f"now serving v{served.version} ({served.backend}), was {previous}",
+        )
 
     async def poll_forever(self) -> None:
         """Check the alias every `reload_poll_seconds`: catches events missed while down."""
@@ -132,16 +137,19 @@ class Reloader:
                 update={"connected": True, "connected_at": _now()}
             )
             async for event in events:
-                self._received(str(event.payload.get("version")))
+                self._received(promoted_version(event.payload))
                 served = self._slot.served
                 # Replays and duplicates are normal: act only on a version not served yet.
-                if served is None or str(event.payload.get("version")) != served.version:
+                if served is None or promoted_version(event.payload) != served.version:
                     await self.reload("event")
 
     def _received(self, version: str) -> None:
         """Count an event in /model: proof, per worker, that events arrive (whatever reloads)."""
         listener = self._slot.events
-        self._slot.events = listener.model_copy(update={
-            "received": listener.received + 1, "last_version": version,
-            "last_received_at": _now(),
-        })  # fmt: skip
+        self._slot.events = listener.model_copy(
+            update={
+                "received": listener.received + 1,
+                "last_version": version,
+                "last_received_at": _now(),
+            }
+        )

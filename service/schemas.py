@@ -32,13 +32,16 @@ def _bounded(field: FieldInfo) -> tuple[Any, FieldInfo]:
 def _from_contract(name: str, doc: str, with_id: bool) -> type[BaseModel]:
     fields = VehicleRecord.model_fields.items()
     return create_model(  # type: ignore[call-overload, no-any-return]
-        name, __config__=_STRICT, __doc__=doc,
+        name,
+        __config__=_STRICT,
+        __doc__=doc,
         **{k: _bounded(field) for k, field in fields if with_id or k != ENTITY},
-    )  # fmt: skip
+    )
 
 
-Listing = _from_contract("Listing", "A listing's raw attributes, as in vehicles.csv without "
-                         "the id.", with_id=False)  # fmt: skip
+Listing = _from_contract(
+    "Listing", "A listing's raw attributes, as in vehicles.csv without the id.", with_id=False
+)
 Vehicle = _from_contract("Vehicle", "A listing to register: a vehicles.csv row.", with_id=True)
 
 

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
 from features.contract.formulas import FEATURE_NAMES, feature_matrix, features_of
+from features.contract.registry import Tag
 from features.settings import get_settings
 from features.stores.online import encode_rows
 from service import metrics
@@ -47,7 +48,7 @@ from service.schemas import (
     ReloadAttempt,
     Vehicle,
     VehicleRef,
-)  # fmt: skip
+)
 
 _CONFIG = get_settings()  # BentoML takes its worker count, limits and CORS at class definition
 STARTUP_ATTEMPTS = 3
@@ -114,17 +115,24 @@ class Fleetcast:
         return served
 
     def _logged(
-        self, ctx: bentoml.Context, route: str, served: Served, features: np.ndarray,
+        self,
+        ctx: bentoml.Context,
+        route: str,
+        served: Served,
+        features: np.ndarray,
         vehicle_ids: Sequence[int | None] | None = None,
-    ) -> np.ndarray:  # fmt: skip
+    ) -> np.ndarray:
         """Predict `features` with `served`; count and log the answers under a request id."""
         values = served.predict(features)
         request_id = uuid.uuid4().hex
         ctx.response.headers[REQUEST_ID_HEADER] = request_id
         ids = vehicle_ids if vehicle_ids is not None else [None] * len(values)
         if self.settings.prediction_log:
-            self.log.record(RequestPredictions(request_id, time.time(), route, served.version,
-                                               ids, features, values))  # fmt: skip
+            self.log.record(
+                RequestPredictions(
+                    request_id, time.time(), route, served.version, ids, features, values
+                )
+            )
         metrics.PREDICTIONS.labels(route, served.version).inc(len(values))
         return values
 
@@ -144,8 +152,12 @@ class Fleetcast:
     async def predict_batch(self, batch: Batch, /, ctx: bentoml.Context) -> BatchPrediction:
         """Forecast reservations for up to FLEETCAST_MAX_BATCH listings at once."""
         if len(batch.listings) > self.settings.max_batch:
-            return error(ctx, 413, f"listings: {len(batch.listings)} items, the maximum is "
-                                   f"{self.settings.max_batch} (FLEETCAST_MAX_BATCH)")  # fmt: skip
+            return error(
+                ctx,
+                413,
+                f"listings: {len(batch.listings)} items, the maximum is "
+                f"{self.settings.max_batch} (FLEETCAST_MAX_BATCH)",
+            )
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
             return served
@@ -196,8 +208,11 @@ class Fleetcast:
             return error(ctx, 409, "no online snapshot yet: run the pipeline first")
         land(self.settings, vehicle)
         value = float(self._logged(ctx, "/vehicles", served, row, [vehicle.vehicle_id])[0])
-        return Registered(vehicle_id=vehicle.vehicle_id, predicted_reservations=value,
-                          model_version=served.version)  # fmt: skip
+        return Registered(
+            vehicle_id=vehicle.vehicle_id,
+            predicted_reservations=value,
+            model_version=served.version,
+        )
 
     @bentoml.api
     async def reload(self, ctx: bentoml.Context) -> ReloadAttempt:
@@ -213,14 +228,21 @@ class Fleetcast:
             return JSONResponse({"error": NOT_READY, "last_reload": _dump(self.slot.last)}, 503)
         tags = served.tags
         return ModelInfo(
-            registered_model=self.settings.registered_model, version=served.version,
-            run_id=served.run_id, family=tags.get("fleetcast.family"),
-            trained_at=tags.get("fleetcast.trained_at"),
-            snapshot_id=tags.get("fleetcast.snapshot_id"), holdout=served.holdout(),
-            features=list(FEATURE_NAMES), backend=served.backend,
-            backend_note=served.backend_note, loaded_at=served.loaded_at,
-            last_reload=self.slot.last, events=self.slot.events, worker_pid=worker_pid(),
-        )  # fmt: skip
+            registered_model=self.settings.registered_model,
+            version=served.version,
+            run_id=served.run_id,
+            family=tags.get(Tag.FAMILY),
+            trained_at=tags.get(Tag.TRAINED_AT),
+            snapshot_id=tags.get(Tag.SNAPSHOT_ID),
+            holdout=served.holdout(),
+            features=list(FEATURE_NAMES),
+            backend=served.backend,
+            backend_note=served.backend_note,
+            loaded_at=served.loaded_at,
+            last_reload=self.slot.last,
+            events=self.slot.events,
+            worker_pid=worker_pid(),
+        )
 
 
 def _not_finite(ctx: bentoml.Context, features: np.ndarray, batch: str = "") -> Any:
@@ -230,11 +252,15 @@ def _not_finite(ctx: bentoml.Context, features: np.ndarray, batch: str = "") -> 
     if not len(rows):
         return None
     where = [[batch, int(row)] if batch else [] for row in rows]
-    detail = [{"loc": [*at, FEATURE_NAMES[column]], "type": "finite_number",
-               "msg": "derived from the listing's attributes, it is not a finite number"}
-              for at, column in zip(where, columns, strict=True)]  # fmt: skip
-    return error(ctx, 400, f"{len(detail)} derived feature(s) not finite: check the prices",
-                 detail)  # fmt: skip
+    detail = [
+        {
+            "loc": [*at, FEATURE_NAMES[column]],
+            "type": "finite_number",
+            "msg": "derived from the listing's attributes, it is not a finite number",
+        }
+        for at, column in zip(where, columns, strict=True)
+    ]
+    return error(ctx, 400, f"{len(detail)} derived feature(s) not finite: check the prices", detail)
 
 
 def _dump(attempt: ReloadAttempt | None) -> dict[str, str] | None:

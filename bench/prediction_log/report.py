@@ -67,37 +67,84 @@ def _ratio(on: float | None, off: float | None) -> str:
 
 
 def medians_table(runs: list[Run]) -> str:
-    head = ("conc.", "log", "runs", "p50 ms", "p99 ms", "req/s", "wrk req/s", "errors",
-            "p50 on/off", "req/s on/off", "wrk req/s on/off")  # fmt: skip
+    head = (
+        "conc.",
+        "log",
+        "runs",
+        "p50 ms",
+        "p99 ms",
+        "req/s",
+        "wrk req/s",
+        "errors",
+        "p50 on/off",
+        "req/s on/off",
+        "wrk req/s on/off",
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in sorted({r.concurrency for r in runs}):
         stats = {}
         for log in ("on", "off"):
             mine = [r for r in runs if (r.concurrency, r.log) == (c, log)]
-            stats[log] = (len(mine), _median([r.measured.closed["p50_ms"] for r in mine]),
-                          _median([r.measured.closed["p99_ms"] for r in mine]),
-                          _median([r.measured.closed["rps"] for r in mine]),
-                          _median([_wrk_rps(r) for r in mine]),
-                          tuple(map(sum, zip(*(r.failed for r in mine), strict=True))))  # fmt: skip
+            stats[log] = (
+                len(mine),
+                _median([r.measured.closed["p50_ms"] for r in mine]),
+                _median([r.measured.closed["p99_ms"] for r in mine]),
+                _median([r.measured.closed["rps"] for r in mine]),
+                _median([_wrk_rps(r) for r in mine]),
+                tuple(map(sum, zip(*(r.failed for r in mine), strict=True))),
+            )
         on, off = stats["on"], stats["off"]
         ratios = (_ratio(on[1], off[1]), _ratio(on[3], off[3]), _ratio(on[4], off[4]))
         for log, (n, p50, p99, rps, wrk_rps, (bad, sent)) in stats.items():
-            cells = (str(c), log, str(n), _num(p50), _num(p99), _num(rps, 0), _num(wrk_rps, 0),
-                     f"{bad} / {sent:,}", *(ratios if log == "on" else ("", "", "")))  # fmt: skip
+            cells = (
+                str(c),
+                log,
+                str(n),
+                _num(p50),
+                _num(p99),
+                _num(rps, 0),
+                _num(wrk_rps, 0),
+                f"{bad} / {sent:,}",
+                *(ratios if log == "on" else ("", "", "")),
+            )
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def runs_table(runs: list[Run]) -> str:
-    head = ("run", "conc.", "log", "p50 ms", "p99 ms", "max ms", "req/s", "wrk req/s", "errors",
-            "other CPU, cores", "stream grew", "server predictions", "200s seen")  # fmt: skip
+    head = (
+        "run",
+        "conc.",
+        "log",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "req/s",
+        "wrk req/s",
+        "errors",
+        "other CPU, cores",
+        "stream grew",
+        "server predictions",
+        "200s seen",
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for i, r in enumerate(runs, start=1):
         c, (bad, sent) = r.measured.closed, r.failed
-        cells = (str(i), str(r.concurrency), f"{r.log} (round {r.round})", _num(c["p50_ms"]),
-                 _num(c["p99_ms"]), _num(c["max_ms"]), _num(c["rps"], 0), _num(_wrk_rps(r), 0),
-                 f"{bad} / {sent:,}", f"{r.measured.other_cores:.2f}", f"{r.grew('stream'):,}",
-                 f"{r.grew('predictions'):,}", f"{r.answered:,}")  # fmt: skip
+        cells = (
+            str(i),
+            str(r.concurrency),
+            f"{r.log} (round {r.round})",
+            _num(c["p50_ms"]),
+            _num(c["p99_ms"]),
+            _num(c["max_ms"]),
+            _num(c["rps"], 0),
+            _num(_wrk_rps(r), 0),
+            f"{bad} / {sent:,}",
+            f"{r.measured.other_cores:.2f}",
+            f"{r.grew('stream'):,}",
+            f"{r.grew('predictions'):,}",
+            f"{r.answered:,}",
+        )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -107,24 +154,50 @@ def log_checks(runs: list[Run]) -> list[tuple[str, bool]]:
     out = []
     for log in ("on", "off"):
         mine = [r for r in runs if r.log == log]
-        grew, made, wrote = (sum(r.grew(f) for r in mine) for f in
-                             ("stream", "predictions", "written"))  # fmt: skip
+        grew, made, wrote = (
+            sum(r.grew(f) for r in mine) for f in ("stream", "predictions", "written")
+        )
         answered = sum(r.answered for r in mine)
         ok = (grew >= answered and grew == made == wrote) if log == "on" else grew == wrote == 0
-        out.append((f'"{log}" server, {len(mine)} runs: the stream grew by {grew:,}; the server '
-                    f"made {made:,} /predict predictions and wrote {wrote:,} to the log; the "
-                    f"clients saw {answered:,} 200s (warm-up not counted)", ok))  # fmt: skip
+        out.append(
+            (
+                f'"{log}" server, {len(mine)} runs: the stream grew by {grew:,}; the server '
+                f"made {made:,} /predict predictions and wrote {wrote:,} to the log; the "
+                f"clients saw {answered:,} 200s (warm-up not counted)",
+                ok,
+            )
+        )
     return out
 
 
 def document(runs: list[Run], facts: dict[str, str], notes: list[str]) -> str:
     """results.md: medians and ratios, every run, the log check, machine, notes."""
     checks = [f"- {text}: {verdict(ok)}" for text, ok in log_checks(runs)]
-    return "\n".join([
-        "# Prediction log overhead: fleetcast /predict with the log on and off, loopback", "",
-        "## Medians over the runs (ratios: on / off)", "", medians_table(runs), "",
-        "## Every run, in order", "", runs_table(runs), "",
-        "## The log logged", "", *checks, "",
-        "## Machine", "", facts_list(facts), "",
-        "## Notes", "", *[f"- {n}" for n in notes],
-    ]) + "\n"  # fmt: skip
+    return (
+        "\n".join(
+            [
+                "# Prediction log overhead: fleetcast /predict with the log on and off, loopback",
+                "",
+                "## Medians over the runs (ratios: on / off)",
+                "",
+                medians_table(runs),
+                "",
+                "## Every run, in order",
+                "",
+                runs_table(runs),
+                "",
+                "## The log logged",
+                "",
+                *checks,
+                "",
+                "## Machine",
+                "",
+                facts_list(facts),
+                "",
+                "## Notes",
+                "",
+                *[f"- {n}" for n in notes],
+            ]
+        )
+        + "\n"
+    )

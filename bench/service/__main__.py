@@ -33,8 +33,16 @@ from bench.service.servers import Servers, start_all
 from bench.service.state import State, daemon_pids, prepare
 
 DEFAULT_WORKDIR = Path(__file__).resolve().parent.parent / "out" / "service"
-VERSIONS = ("bentoml", "fastapi", "uvicorn", "pydantic", "onnxruntime", "scikit-learn", "mlflow",
-            "prefect")  # fmt: skip
+VERSIONS = (
+    "bentoml",
+    "fastapi",
+    "uvicorn",
+    "pydantic",
+    "onnxruntime",
+    "scikit-learn",
+    "mlflow",
+    "prefect",
+)
 
 
 @dataclass
@@ -80,23 +88,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def train_baseline(state: State, workdir: Path) -> Path:
-    out = run_child("bench.service.baseline", str(state.settings.home),
-                    str(workdir / "baseline"), env=state.env)  # fmt: skip
-    print(f"baseline forest: {out['rows']} rows of {out['snapshot_id']} in {out['seconds']:.1f} s",
-          flush=True)  # fmt: skip
+    out = run_child(
+        "bench.service.baseline", str(state.settings.home), str(workdir / "baseline"), env=state.env
+    )
+    print(
+        f"baseline forest: {out['rows']} rows of {out['snapshot_id']} in {out['seconds']:.1f} s",
+        flush=True,
+    )
     return Path(out["model"])
 
 
-def _load_cases(args: argparse.Namespace, servers: Servers, bodies: Bodies, workdir: Path,
-                use_wrk: bool, daemons: list[int]) -> list[cases.Measured]:  # fmt: skip
+def _load_cases(
+    args: argparse.Namespace,
+    servers: Servers,
+    bodies: Bodies,
+    workdir: Path,
+    use_wrk: bool,
+    daemons: list[int],
+) -> list[cases.Measured]:
     measured = []
     for case in cases.build_cases(servers, bodies):
         # The floor is a reference, not a comparison: half the time is enough.
         seconds = args.seconds / 2 if case.service == "floor" else args.seconds
         if args.quiet_wait and (waited := wait_quiet(daemons, args.quiet_wait)) > 2.5:
             print(f"waited {waited:.0f} s for other processes to quieten", flush=True)
-        measured.append(cases.measure(case, workdir, seconds, args.warmup, args.wrk_seconds,
-                                      use_wrk, daemons))  # fmt: skip
+        measured.append(
+            cases.measure(case, workdir, seconds, args.warmup, args.wrk_seconds, use_wrk, daemons)
+        )
     cases.save(measured, workdir / "measurements.json")
     return measured
 
@@ -104,8 +122,9 @@ def _load_cases(args: argparse.Namespace, servers: Servers, bodies: Bodies, work
 def _parts(state: State, bodies: Bodies, model: Path, results: Results) -> None:
     vehicle_id = json.loads(bodies.ids[0])["vehicle_id"]
     other, started = OtherLoad(daemon_pids(state)), time.perf_counter()
-    out = run_child("bench.service.parts", bodies.listings[0], str(vehicle_id), str(model),
-                    env=state.env)  # fmt: skip
+    out = run_child(
+        "bench.service.parts", bodies.listings[0], str(vehicle_id), str(model), env=state.env
+    )
     cores = other.cores(time.perf_counter() - started)
     results.parts = out["parts"]
     results.notes.append(f"in-process timings: other processes used {cores:.2f} cores meanwhile")
@@ -160,8 +179,9 @@ def main(argv: list[str] | None = None) -> None:
     results.facts["load average at end (1/5/15 min)"] = machine.load_average()
     results.notes += _notes(args, results, time.perf_counter() - started)
     title = "fleetcast serving benchmark: fleetcast vs a seed-style FastAPI baseline, loopback"
-    text = report.document(title, results.measured, results.rounds, results.parts,
-                           results.facts, results.notes)  # fmt: skip
+    text = report.document(
+        title, results.measured, results.rounds, results.parts, results.facts, results.notes
+    )
     print("\n" + text, flush=True)
     out = args.workdir.resolve() / "results.md"
     out.write_text(text)

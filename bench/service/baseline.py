@@ -26,8 +26,16 @@ import pandas as pd
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-COLUMNS = ["technology", "actual_price", "recommended_price", "num_images", "street_parked",
-           "description", "price_diff", "price_ratio"]  # fmt: skip
+COLUMNS = [
+    "technology",
+    "actual_price",
+    "recommended_price",
+    "num_images",
+    "street_parked",
+    "description",
+    "price_diff",
+    "price_ratio",
+]
 MODEL_ENV = "BENCH_BASELINE_MODEL"
 _model: dict[str, Any] = {}
 
@@ -105,8 +113,14 @@ def train(home: Path, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / "model.pkl", "wb") as handle:
         pickle.dump(model, handle)
-    emit({"seconds": seconds, "rows": len(frame), "snapshot_id": snapshot_id,
-          "model": str(out_dir / "model.pkl")})  # fmt: skip
+    emit(
+        {
+            "seconds": seconds,
+            "rows": len(frame),
+            "snapshot_id": snapshot_id,
+            "model": str(out_dir / "model.pkl"),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -77,39 +77,59 @@ def build_cases(servers: Servers, bodies: Bodies) -> list[Case]:
 
 def check(case: Case) -> str:
     """One request before measuring: it must answer 200 with the expected field."""
-    reply = httpx.post(f"{case.url}{case.path}", content=case.bodies[0],
-                       headers={"content-type": "application/json"}, timeout=30)  # fmt: skip
+    reply = httpx.post(
+        f"{case.url}{case.path}",
+        content=case.bodies[0],
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
     if reply.status_code != 200 or case.expect not in reply.json():
         raise RuntimeError(f"{case.name}: {reply.status_code} {reply.text[:300]}")
     return reply.text
 
 
-def measure(case: Case, workdir: Path, seconds: float, warmup: float, wrk_seconds: float,
-            use_wrk: bool, daemons: list[int]) -> Measured:  # fmt: skip
+def measure(
+    case: Case,
+    workdir: Path,
+    seconds: float,
+    warmup: float,
+    wrk_seconds: float,
+    use_wrk: bool,
+    daemons: list[int],
+) -> Measured:
     """The closed-loop client, then wrk on the same bodies."""
     check(case)
     load_average = machine.load_average()
     other, started = OtherLoad(daemons), time.perf_counter()
     out = workdir / "latencies" / f"{case.slug}.txt"
-    closed = run_load(case.url, case.path, case.bodies_file, case.concurrency, seconds, warmup,
-                      out)  # fmt: skip
+    closed = run_load(case.url, case.path, case.bodies_file, case.concurrency, seconds, warmup, out)
     result = None
     if use_wrk and case.use_wrk:
         script = wrk.write_script(case.bodies, workdir / "wrk" / f"{case.path.strip('/')}.lua")
         result = wrk.run(f"{case.url}{case.path}", script, case.concurrency, wrk_seconds)
     other_cores = other.cores(time.perf_counter() - started)
     wrk_text = f", wrk {result['rps']:.0f} req/s" if result else ""
-    print(f"{case.name} c={case.concurrency}: p50 {closed['p50_ms']:.2f} ms, "
-          f"p99 {closed['p99_ms']:.2f} ms, {closed['rps']:.0f} req/s{wrk_text}, "
-          f"errors {closed['errors']}; other processes used {other_cores:.2f} cores",
-          flush=True)  # fmt: skip
+    print(
+        f"{case.name} c={case.concurrency}: p50 {closed['p50_ms']:.2f} ms, "
+        f"p99 {closed['p99_ms']:.2f} ms, {closed['rps']:.0f} req/s{wrk_text}, "
+        f"errors {closed['errors']}; other processes used {other_cores:.2f} cores",
+        flush=True,
+    )
     return Measured(case, closed, result, load_average, other_cores)
 
 
 def save(measured: list[Measured], path: Path) -> None:
     """Every measurement as JSON, for later analysis."""
-    rows = [{"service": m.case.service, "path": m.case.path, "concurrency": m.case.concurrency,
-             "closed_loop": m.closed, "wrk": m.wrk, "load_average": m.load_average,
-             "other_cores": m.other_cores}
-            for m in measured]  # fmt: skip
+    rows = [
+        {
+            "service": m.case.service,
+            "path": m.case.path,
+            "concurrency": m.case.concurrency,
+            "closed_loop": m.closed,
+            "wrk": m.wrk,
+            "load_average": m.load_average,
+            "other_cores": m.other_cores,
+        }
+        for m in measured
+    ]
     path.write_text(json.dumps(rows, indent=1))

@@ -74,8 +74,9 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]
     return status, body, close
 
 
-async def _connection(host: str, port: int, requests: list[bytes], offset: int,
-                      record: Record) -> None:  # fmt: skip
+async def _connection(
+    host: str, port: int, requests: list[bytes], offset: int, record: Record
+) -> None:
     """One closed loop: send, wait for the answer, record, repeat until the window ends."""
     i, reader, writer = offset, None, None
     while time.perf_counter() < record.stop:
@@ -117,10 +118,19 @@ def summarize(record: Record, cpu_seconds: float) -> dict[str, Any]:
     window = max(record.last_end, record.stop) - record.measure_from
     ms = {f"p{p:g}_ms": percentile(ordered, p) * 1e3 for p in (50, 90, 99, 99.9)}
     statuses = {str(k): v for k, v in sorted(record.statuses.items())}
-    return {"requests": len(ordered), "errors": record.errors, "statuses": statuses,
-            "reconnects": record.reconnects, "seconds": window, "rps": len(ordered) / window,
-            **ms, "max_ms": ordered[-1] * 1e3, "mean_ms": sum(ordered) / len(ordered) * 1e3,
-            "client_cpu_share": cpu_seconds / window, "sample": record.sample}  # fmt: skip
+    return {
+        "requests": len(ordered),
+        "errors": record.errors,
+        "statuses": statuses,
+        "reconnects": record.reconnects,
+        "seconds": window,
+        "rps": len(ordered) / window,
+        **ms,
+        "max_ms": ordered[-1] * 1e3,
+        "mean_ms": sum(ordered) / len(ordered) * 1e3,
+        "client_cpu_share": cpu_seconds / window,
+        "sample": record.sample,
+    }
 
 
 def _cpu() -> float:
@@ -128,8 +138,9 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def drive(url: str, path: str, bodies: list[bytes], concurrency: int, seconds: float,
-                warmup: float) -> dict[str, Any]:  # fmt: skip
+async def drive(
+    url: str, path: str, bodies: list[bytes], concurrency: int, seconds: float, warmup: float
+) -> dict[str, Any]:
     """Run `concurrency` closed loops for `warmup + seconds`; the recorded window's summary."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -143,25 +154,34 @@ async def drive(url: str, path: str, bodies: list[bytes], concurrency: int, seco
     return summarize(record, _cpu() - cpu) | {"latencies": record.latencies}
 
 
-def child(url: str, path: str, bodies_file: str, concurrency: str, seconds: str, warmup: str,
-          out: str) -> None:  # fmt: skip
+def child(
+    url: str, path: str, bodies_file: str, concurrency: str, seconds: str, warmup: str, out: str
+) -> None:
     """Child entry point: drive the load, write the latencies, print the summary."""
     bodies = [line.encode() for line in Path(bodies_file).read_text().splitlines() if line]
     gc.disable()
-    report = asyncio.run(drive(url, path, bodies, int(concurrency), float(seconds),
-                               float(warmup)))  # fmt: skip
+    report = asyncio.run(drive(url, path, bodies, int(concurrency), float(seconds), float(warmup)))
     gc.enable()
     latencies = report.pop("latencies")
     Path(out).write_text("".join(f"{round(x * 1e6)}\n" for x in latencies))
     emit(report)
 
 
-def run_load(url: str, path: str, bodies: Path, concurrency: int, seconds: float, warmup: float,
-             out: Path) -> dict[str, Any]:  # fmt: skip
+def run_load(
+    url: str, path: str, bodies: Path, concurrency: int, seconds: float, warmup: float, out: Path
+) -> dict[str, Any]:
     """Measure one case in its own child process."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    return run_child("bench.service.load", url, path, str(bodies), str(concurrency),
-                     str(seconds), str(warmup), str(out))  # fmt: skip
+    return run_child(
+        "bench.service.load",
+        url,
+        path,
+        str(bodies),
+        str(concurrency),
+        str(seconds),
+        str(warmup),
+        str(out),
+    )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,11 @@ Stats = dict[str, float]
 
 def _stats(nanos: list[int]) -> Stats:
     ordered = sorted(nanos)
-    return {"median_us": ordered[len(ordered) // 2] / 1e3,
-            "p99_us": ordered[int(len(ordered) * 0.99)] / 1e3, "calls": len(ordered)}  # fmt: skip
+    return {
+        "median_us": ordered[len(ordered) // 2] / 1e3,
+        "p99_us": ordered[int(len(ordered) * 0.99)] / 1e3,
+        "calls": len(ordered),
+    }
 
 
 def timed(call: Callable[[], Any], calls: int, warm: int = 20) -> Stats:
@@ -80,14 +83,19 @@ def fleetcast_parts(body: str) -> dict[str, Stats]:
     return {
         "validate body (pydantic Listing)": timed(lambda: Listing.model_validate_json(body), 5000),
         "features: feature_matrix (NumPy formulas, served)": timed(
-            lambda: feature_matrix([listing]), 5000),
+            lambda: feature_matrix([listing]), 5000
+        ),
         "features: one-row DataFrame (Polars formulas, before)": timed(polars_row, 2000),
         f"model: served.predict one row ({served.backend})": timed(
-            lambda: served.predict(matrix), 5000),
+            lambda: served.predict(matrix), 5000
+        ),
         "response: Prediction(...).model_dump_json()": timed(
-            lambda: Prediction(predicted_reservations=value,
-                               model_version=served.version).model_dump_json(), 5000),
-    }  # fmt: skip
+            lambda: Prediction(
+                predicted_reservations=value, model_version=served.version
+            ).model_dump_json(),
+            5000,
+        ),
+    }
 
 
 def redis_parts(vehicle_id: int) -> dict[str, Stats]:
@@ -118,8 +126,11 @@ def baseline_parts(body: str, model_path: str) -> dict[str, Stats]:
         forest = pickle.load(handle)  # written by bench.service.baseline
     row = json.loads(body)
     frame = add_features(pd.DataFrame([row]))[COLUMNS]
-    parts = {"baseline: pandas DataFrame + features": timed(
-        lambda: add_features(pd.DataFrame([row])), 2000)}  # fmt: skip
+    parts = {
+        "baseline: pandas DataFrame + features": timed(
+            lambda: add_features(pd.DataFrame([row])), 2000
+        )
+    }
     parts["baseline: RandomForest.predict one row, n_jobs=-1"] = timed(
         lambda: forest.predict(frame), 100, warm=5
     )

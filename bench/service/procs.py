@@ -57,8 +57,14 @@ def start(name: str, command: list[str], env: dict[str, str], url: str, logs: Pa
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{name}.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return Server(name, url, process, log)
 
 
@@ -120,8 +126,15 @@ def run_cli(env: dict[str, str], *args: str, log: Path, timeout: float = 900) ->
     with tempfile.TemporaryFile("w+") as out, open(log, "a") as err:
         err.write(f"$ fleetcast {' '.join(args)}\n")
         err.flush()
-        done = subprocess.run([str(VENV_BIN / "fleetcast"), *args], cwd=PROJECT_ROOT, env=env,
-                              stdout=out, stderr=err, timeout=timeout, check=False)  # fmt: skip
+        done = subprocess.run(
+            [str(VENV_BIN / "fleetcast"), *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=err,
+            timeout=timeout,
+            check=False,
+        )
         out.seek(0)
         stdout = out.read()
         err.write(stdout)

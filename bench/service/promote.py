@@ -22,6 +22,7 @@ from bench.children import emit
 from bench.service.children import run_child
 from features.contract.events import MODEL_PROMOTED, model_resource
 from features.contract.registry import CHAMPION, Tag
+from features.stores import model_registry
 
 POLL_SECONDS = 0.02
 ROUND_TIMEOUT_S = 120.0
@@ -77,10 +78,18 @@ def move_champion(client: Any, name: str, version: str, previous: Any) -> None:
     from prefect.events import emit_event  # imported already by `_warm_up_events`
 
     client.set_registered_model_alias(name, CHAMPION, version)
-    emit_event(event=MODEL_PROMOTED, resource=model_resource(name), payload={
-        "version": version, "run_id": previous.run_id, "previous_version": previous.version,
-        "snapshot_id": previous.tags.get(Tag.SNAPSHOT_ID), "metric": "bench", "holdout": None,
-    })  # fmt: skip
+    emit_event(
+        event=MODEL_PROMOTED,
+        resource=model_resource(name),
+        payload={
+            "version": version,
+            "run_id": previous.run_id,
+            "previous_version": previous.version,
+            "snapshot_id": previous.tags.get(Tag.SNAPSHOT_ID),
+            "metric": "bench",
+            "holdout": None,
+        },
+    )
 
 
 def _warm_up_events() -> None:
@@ -94,10 +103,9 @@ def _warm_up_events() -> None:
 def child(url: str, rounds: int, workers: int) -> None:
     """Child entry point: `rounds` promotions, each timed until every worker has swapped."""
     from features.settings import get_settings
-    from flows.train import tracking
 
     settings = get_settings()
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     _warm_up_events()
     results = []
     for round_no in range(1, rounds + 1):
@@ -105,9 +113,15 @@ def child(url: str, rounds: int, workers: int) -> None:
         swapped = wait_for_version(url, version, workers, started)
         per_worker = sorted(seconds for seconds, _ in swapped.values())
         triggers = sorted({info["last_reload"]["trigger"] for _, info in swapped.values()})
-        results.append({"version": version, "all_swapped_s": per_worker[-1],
-                        "first_swapped_s": per_worker[0], "emit_s": emit_s,
-                        "triggers": triggers})  # fmt: skip
+        results.append(
+            {
+                "version": version,
+                "all_swapped_s": per_worker[-1],
+                "first_swapped_s": per_worker[0],
+                "emit_s": emit_s,
+                "triggers": triggers,
+            }
+        )
         print(
             f"round {round_no}: v{version} on all {len(swapped)} workers after "
             f"{per_worker[-1]:.2f} s ({', '.join(triggers)})",

@@ -10,9 +10,21 @@ from bench.report import facts_list, verdict
 from bench.service.cases import Measured
 
 P50_GOAL_MS, P99_GOAL_MS, SPEEDUP_GOAL, BY_ID_P50_GOAL_MS, SWAP_GOAL_S = 1.5, 10.0, 20.0, 3.0, 2.0
-HEADER = ("case", "conc.", "p50 ms", "p99 ms", "max ms", "req/s", "wrk req/s", "wrk p50 ms",
-          "errors", "other CPU, cores", "vs baseline /predict, same conc.", "goal",
-          "met?")  # fmt: skip
+HEADER = (
+    "case",
+    "conc.",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "req/s",
+    "wrk req/s",
+    "wrk p50 ms",
+    "errors",
+    "other CPU, cores",
+    "vs baseline /predict, same conc.",
+    "goal",
+    "met?",
+)
 
 
 @dataclass(frozen=True)
@@ -23,8 +35,11 @@ class Goal:
 
 
 def find(measured: list[Measured], service: str, path: str, c: int) -> Measured | None:
-    hits = [m for m in measured if (m.case.service, m.case.path, m.case.concurrency) ==
-            (service, path, c)]  # fmt: skip
+    hits = [
+        m
+        for m in measured
+        if (m.case.service, m.case.path, m.case.concurrency) == (service, path, c)
+    ]
     return hits[0] if hits else None
 
 
@@ -44,8 +59,10 @@ def _vs(m: Measured, base: Measured | None) -> str:
         return "1.0 (baseline)"
     if base is None or m.case.service != "fleetcast":
         return "—"
-    text = (f"p50 {base.closed['p50_ms'] / m.closed['p50_ms']:.0f}x lower; "
-            f"{m.closed['rps'] / base.closed['rps']:.0f}x req/s")  # fmt: skip
+    text = (
+        f"p50 {base.closed['p50_ms'] / m.closed['p50_ms']:.0f}x lower; "
+        f"{m.closed['rps'] / base.closed['rps']:.0f}x req/s"
+    )
     if _per_s(m, "wrk") and _per_s(base, "wrk"):
         text += f" (wrk {_per_s(m, 'wrk') / _per_s(base, 'wrk'):.0f}x)"
     return text
@@ -64,7 +81,7 @@ def _row_goal(m: Measured, base: Measured | None) -> tuple[str, str]:
         return f"≥ {SPEEDUP_GOAL:g}x baseline req/s ({how})", verdict(ratio >= SPEEDUP_GOAL)
     if key == ("fleetcast", "/predict_by_id", 1):
         return f"p50 ≤ {BY_ID_P50_GOAL_MS:g} ms", verdict(p50 <= BY_ID_P50_GOAL_MS)
-    return "—", "—"  # fmt: skip
+    return "—", "—"
 
 
 def _ms(value: float | None) -> str:
@@ -85,11 +102,20 @@ def load_table(measured: list[Measured]) -> str:
         base = find(measured, "baseline", "/predict", m.case.concurrency)
         w, c = m.wrk or {}, m.closed
         errors = _errors(c, w)
-        cells = (m.case.name, str(m.case.concurrency), _ms(c["p50_ms"]), _ms(c["p99_ms"]),
-                 _ms(c["max_ms"]), f"{c['rps']:,.0f}",
-                 f"{w['rps']:,.0f}" if w else "—", _ms(w.get("p50_ms")),
-                 errors, f"{m.other_cores:.2f}", _vs(m, base),
-                 *_row_goal(m, base))  # fmt: skip
+        cells = (
+            m.case.name,
+            str(m.case.concurrency),
+            _ms(c["p50_ms"]),
+            _ms(c["p99_ms"]),
+            _ms(c["max_ms"]),
+            f"{c['rps']:,.0f}",
+            f"{w['rps']:,.0f}" if w else "—",
+            _ms(w.get("p50_ms")),
+            errors,
+            f"{m.other_cores:.2f}",
+            _vs(m, base),
+            *_row_goal(m, base),
+        )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -98,8 +124,10 @@ def promotion_table(rounds: list[dict[str, Any]]) -> str:
     head = "| round | new version | first worker swapped s | all workers swapped s | reloaded by |"
     lines = [head, "|---|---|---|---|---|"]
     for i, r in enumerate(rounds, start=1):
-        lines.append(f"| {i} | v{r['version']} | {r['first_swapped_s']:.2f} | "
-                     f"{r['all_swapped_s']:.2f} | {', '.join(r['triggers'])} |")  # fmt: skip
+        lines.append(
+            f"| {i} | v{r['version']} | {r['first_swapped_s']:.2f} | "
+            f"{r['all_swapped_s']:.2f} | {', '.join(r['triggers'])} |"
+        )
     return "\n".join(lines)
 
 
@@ -116,26 +144,42 @@ def goals(measured: list[Measured], rounds: list[dict[str, Any]]) -> list[Goal]:
     one = find(measured, "fleetcast", "/predict", 1)
     if one is not None:
         p50, p99 = one.closed["p50_ms"], one.closed["p99_ms"]
-        out.append(Goal(f"/predict p50 ≤ {P50_GOAL_MS} ms at c=1", f"{p50:.2f} ms",
-                        p50 <= P50_GOAL_MS))  # fmt: skip
-        out.append(Goal(f"/predict p99 ≤ {P99_GOAL_MS:g} ms at c=1", f"{p99:.2f} ms",
-                        p99 <= P99_GOAL_MS))  # fmt: skip
+        out.append(
+            Goal(f"/predict p50 ≤ {P50_GOAL_MS} ms at c=1", f"{p50:.2f} ms", p50 <= P50_GOAL_MS)
+        )
+        out.append(
+            Goal(f"/predict p99 ≤ {P99_GOAL_MS:g} ms at c=1", f"{p99:.2f} ms", p99 <= P99_GOAL_MS)
+        )
     fast = find(measured, "fleetcast", "/predict", 16)
     base = find(measured, "baseline", "/predict", 16)
     if fast is not None and base is not None:
         ratio, how = rps_ratio(fast, base)
-        out.append(Goal(f"/predict ≥ {SPEEDUP_GOAL:g}x the baseline's req/s at c=16",
-                        f"{ratio:.1f}x ({how})", ratio >= SPEEDUP_GOAL))  # fmt: skip
+        out.append(
+            Goal(
+                f"/predict ≥ {SPEEDUP_GOAL:g}x the baseline's req/s at c=16",
+                f"{ratio:.1f}x ({how})",
+                ratio >= SPEEDUP_GOAL,
+            )
+        )
     by_id = find(measured, "fleetcast", "/predict_by_id", 1)
     if by_id is not None:
         p50 = by_id.closed["p50_ms"]
-        out.append(Goal(f"/predict_by_id p50 ≤ {BY_ID_P50_GOAL_MS:g} ms at c=1", f"{p50:.2f} ms",
-                        p50 <= BY_ID_P50_GOAL_MS))  # fmt: skip
+        out.append(
+            Goal(
+                f"/predict_by_id p50 ≤ {BY_ID_P50_GOAL_MS:g} ms at c=1",
+                f"{p50:.2f} ms",
+                p50 <= BY_ID_P50_GOAL_MS,
+            )
+        )
     if rounds:
         median = statistics.median(r["all_swapped_s"] for r in rounds)
-        out.append(Goal(f"promotion → all workers swapped ≤ {SWAP_GOAL_S:g} s (median)",
-                        f"{median:.2f} s (max {max(r['all_swapped_s'] for r in rounds):.2f} s)",
-                        median <= SWAP_GOAL_S))  # fmt: skip
+        out.append(
+            Goal(
+                f"promotion → all workers swapped ≤ {SWAP_GOAL_S:g} s (median)",
+                f"{median:.2f} s (max {max(r['all_swapped_s'] for r in rounds):.2f} s)",
+                median <= SWAP_GOAL_S,
+            )
+        )
     return out
 
 
@@ -143,18 +187,34 @@ def goal_lines(found: list[Goal]) -> list[str]:
     return [f"{g.what}: {g.measured}: {'met' if g.met else '**NOT MET**'}" for g in found]
 
 
-def document(title: str, measured: list[Measured], rounds: list[dict[str, Any]],
-             parts: dict[str, dict[str, float]], facts: dict[str, str],
-             notes: list[str]) -> str:  # fmt: skip
+def document(
+    title: str,
+    measured: list[Measured],
+    rounds: list[dict[str, Any]],
+    parts: dict[str, dict[str, float]],
+    facts: dict[str, str],
+    notes: list[str],
+) -> str:
     """results.md: tables, goals, machine, notes."""
     sections = [f"# {title}", "", load_table(measured), ""]
     if rounds:
-        sections += ["## Promotion → every worker serving the new version", "",
-                     promotion_table(rounds), ""]  # fmt: skip
+        sections += [
+            "## Promotion → every worker serving the new version",
+            "",
+            promotion_table(rounds),
+            "",
+        ]
     if parts:
         sections += ["## Where the time goes", "", parts_table(parts), ""]
-    sections += ["## Goals", "", *[f"- {line}" for line in goal_lines(goals(measured, rounds))],
-                 "", "## Machine", "", facts_list(facts)]  # fmt: skip
+    sections += [
+        "## Goals",
+        "",
+        *[f"- {line}" for line in goal_lines(goals(measured, rounds))],
+        "",
+        "## Machine",
+        "",
+        facts_list(facts),
+    ]
     if notes:
         sections += ["", "## Notes", "", *[f"- {n}" for n in notes]]
     return "\n".join(sections) + "\n"

@@ -42,21 +42,38 @@ class Servers:
 
 def _bentoml(name: str, target: str, env: dict[str, str], logs: Path) -> Server:
     port = free_port()
-    command = [str(VENV_BIN / "bentoml"), "serve", target, "--host", "127.0.0.1",
-               "--port", str(port)]  # fmt: skip
+    command = [
+        str(VENV_BIN / "bentoml"),
+        "serve",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     return procs.start(name, command, env, f"http://127.0.0.1:{port}", logs)
 
 
 def _uvicorn(env: dict[str, str], model: Path, logs: Path) -> Server:
     port = free_port()
-    command = [str(VENV_BIN / "uvicorn"), "bench.service.baseline:app", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", "1"]  # fmt: skip
-    return procs.start("baseline", command, env | {MODEL_ENV: str(model)},
-                       f"http://127.0.0.1:{port}", logs)  # fmt: skip
+    command = [
+        str(VENV_BIN / "uvicorn"),
+        "bench.service.baseline:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    return procs.start(
+        "baseline", command, env | {MODEL_ENV: str(model)}, f"http://127.0.0.1:{port}", logs
+    )
 
 
-def start_all(state: State, model: Path, workdir: Path, floor: bool,
-              stack: contextlib.ExitStack) -> Servers:  # fmt: skip
+def start_all(
+    state: State, model: Path, workdir: Path, floor: bool, stack: contextlib.ExitStack
+) -> Servers:
     """Start every server (stops registered on `stack` at once), then wait for each."""
     logs = workdir / "logs"
     started = time.monotonic()
@@ -77,6 +94,8 @@ def start_all(state: State, model: Path, workdir: Path, floor: bool,
     if noop is not None:
         procs.wait_ready(noop, "/readyz", READY_TIMEOUT_S)
         servers.ready_seconds["floor"] = time.monotonic() - started
-    print(f"servers ready: {', '.join(f'{k} {v:.0f} s' for k, v in servers.ready_seconds.items())}",
-          flush=True)  # fmt: skip
+    print(
+        f"servers ready: {', '.join(f'{k} {v:.0f} s' for k, v in servers.ready_seconds.items())}",
+        flush=True,
+    )
     return servers

@@ -55,15 +55,29 @@ def write_script(bodies: list[str], path: Path) -> Path:
 def run(url: str, script: Path, concurrency: int, seconds: float) -> dict[str, Any]:
     """One wrk run: requests/s, p50 and errors."""
     threads = min(2, concurrency)
-    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "10s",
-               "-s", str(script), url]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60,
-                          check=False)  # fmt: skip
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{concurrency}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
     lines = [x for x in done.stdout.splitlines() if x.startswith(MARK)]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     raw = json.loads(lines[-1].removeprefix(MARK))
     seconds_run = raw["duration_us"] / 1e6
-    return {"requests": raw["requests"], "rps": raw["requests"] / seconds_run,
-            "p50_ms": raw["p50_us"] / 1e3, "max_ms": raw["max_us"] / 1e3,
-            "errors": raw["non2xx"] + raw["socket_errors"]}  # fmt: skip
+    return {
+        "requests": raw["requests"],
+        "rps": raw["requests"] / seconds_run,
+        "p50_ms": raw["p50_us"] / 1e3,
+        "max_ms": raw["max_us"] / 1e3,
+        "errors": raw["non2xx"] + raw["socket_errors"],
+    }

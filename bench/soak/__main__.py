@@ -62,8 +62,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 Child = tuple[subprocess.Popen[bytes], Path]  # a background child and its stdout file
 
 
-def start_load(args: argparse.Namespace, state: State, server: Server, bodies: Path,
-               stack: contextlib.ExitStack) -> tuple[float, Child, Child]:  # fmt: skip
+def start_load(
+    args: argparse.Namespace,
+    state: State,
+    server: Server,
+    bodies: Path,
+    stack: contextlib.ExitStack,
+) -> tuple[float, Child, Child]:
     """The promoter (set up first: its imports cost seconds of CPU), then the client; both
     timed from the returned start (an epoch)."""
     logs = args.workdir.resolve() / "logs"
@@ -71,23 +76,39 @@ def start_load(args: argparse.Namespace, state: State, server: Server, bodies: P
     promoter = setup.start_child("bench.soak.promoter", promoter_args, state.env, logs, stack)
     setup.wait_for_line(*promoter, READY, 600)
     start = time.time() + LEAD_S
-    client_args = [server.url, str(bodies), str(args.rate), str(args.minutes * 60.0), str(start),
-                   str(logs.parent / "requests.csv"), str(args.seed)]  # fmt: skip
+    client_args = [
+        server.url,
+        str(bodies),
+        str(args.rate),
+        str(args.minutes * 60.0),
+        str(start),
+        str(logs.parent / "requests.csv"),
+        str(args.seed),
+    ]
     traffic = setup.start_child("bench.soak.traffic", client_args, state.env, logs, stack)
     promoter[0].stdin.write(f"{start}\n".encode())  # type: ignore[union-attr]
     promoter[0].stdin.flush()  # type: ignore[union-attr]
     return start, traffic, promoter
 
 
-def soak(args: argparse.Namespace, state: State, server: Server, workdir: Path,
-         stack: contextlib.ExitStack) -> dict[str, Any]:  # fmt: skip
+def soak(
+    args: argparse.Namespace,
+    state: State,
+    server: Server,
+    workdir: Path,
+    stack: contextlib.ExitStack,
+) -> dict[str, Any]:
     """Load, promotions and sampling for `--minutes`; every number of the run."""
     bodies = setup.write_soak_bodies(state, workdir)
     setup.check_routes(server.url, bodies)
     settle = 2 * state.settings.prediction_log_flush_seconds + 0.5  # the last flush lands
     time.sleep(settle)  # so the checks' predictions are in the stream before it is counted
-    watch = Watch(server.process.pid, server.url, state.env["REDIS_URL"],
-                  OnlineKeys(state.settings.redis_key_prefix).prediction_log)  # fmt: skip
+    watch = Watch(
+        server.process.pid,
+        server.url,
+        state.env["REDIS_URL"],
+        OnlineKeys(state.settings.redis_key_prefix).prediction_log,
+    )
     before = watch.sample(time.time())
     start, traffic, promoter = start_load(args, state, server, bodies, stack)
     other, other_from = OtherLoad(daemon_pids(state)), time.time()
@@ -98,8 +119,14 @@ def soak(args: argparse.Namespace, state: State, server: Server, workdir: Path,
     time.sleep(settle)
     after = watch.sample(start)
     samples.append(after)
-    return {"client": client, "promoted": promoted, "before": before, "after": after,
-            "samples": samples, "other_cores": other.cores(time.time() - other_from)}  # fmt: skip
+    return {
+        "client": client,
+        "promoted": promoted,
+        "before": before,
+        "after": after,
+        "samples": samples,
+        "other_cores": other.cores(time.time() - other_from),
+    }
 
 
 def sample_until_done(

@@ -23,6 +23,7 @@ import httpx
 from bench.children import emit
 from bench.service.promote import lineage_only, move_champion, wait_for_version
 from features.contract.registry import CHAMPION, Tag
+from features.stores import model_registry
 
 FIRST_AT_S = 30.0  # mid-minute, so each minute of the report holds one promotion
 EVERY_S = 60.0
@@ -105,10 +106,9 @@ def child(url: str, workers: int, minutes: int) -> None:
     from prefect.events import emit_event
 
     from features.settings import get_settings
-    from flows.train import tracking
 
     settings = get_settings()
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     name = settings.registered_model
     versions = second_version(client, name)
     # Open the events client's connection before the first clock starts, as in a flow run.

@@ -26,9 +26,17 @@ def _promotion(p: dict[str, Any] | None) -> tuple[str, str]:
     return f"v{p['from']} → v{p['to']}", f"{swap} ({verdict(p['confirmed'])})"
 
 
-HEAD = ("minute", "sent", "errors", "expected 404", *(f"{LABEL[r]} p50 / p99 ms" for r in ROUTES),
-        "promotion", "all workers swapped, s (confirmed?)", "client late p99 ms",
-        "load avg 1 min")  # fmt: skip
+HEAD = (
+    "minute",
+    "sent",
+    "errors",
+    "expected 404",
+    *(f"{LABEL[r]} p50 / p99 ms" for r in ROUTES),
+    "promotion",
+    "all workers swapped, s (confirmed?)",
+    "client late p99 ms",
+    "load avg 1 min",
+)
 
 
 def _row(cells: list[str]) -> str:
@@ -41,15 +49,37 @@ def minute_table(result: dict[str, Any]) -> str:
     by_minute = {p["minute"]: p for p in result["promotions"]["rounds"]}
     for m in result["minutes"]:
         promo, swap = _promotion(by_minute.get(m["minute"]))
-        lines.append(_row([str(m["minute"]), f"{m['sent']:,}", f"{m['errors']:,}",
-                           f"{m['expected_404']:,}", *(_ms(m["routes"][r]) for r in ROUTES),
-                           promo, swap, _n(m["client_lag_p99_ms"], 1),
-                           _n(m.get("load1"))]))  # fmt: skip
+        lines.append(
+            _row(
+                [
+                    str(m["minute"]),
+                    f"{m['sent']:,}",
+                    f"{m['errors']:,}",
+                    f"{m['expected_404']:,}",
+                    *(_ms(m["routes"][r]) for r in ROUTES),
+                    promo,
+                    swap,
+                    _n(m["client_lag_p99_ms"], 1),
+                    _n(m.get("load1")),
+                ]
+            )
+        )
     t, s = result["total"], result["promotions"]["summary"]
-    lines.append(_row(["**all**", f"{t['sent']:,}", f"**{t['errors']:,}**",
-                       f"{t['expected_404']:,}", *(_ms(t["routes"][r]) for r in ROUTES),
-                       f"{s['done']} done", f"{s['confirmed']} of {s['done']} confirmed",
-                       _n(t["client_lag_p99_ms"], 1), _n(result.get("load1_mean"))]))  # fmt: skip
+    lines.append(
+        _row(
+            [
+                "**all**",
+                f"{t['sent']:,}",
+                f"**{t['errors']:,}**",
+                f"{t['expected_404']:,}",
+                *(_ms(t["routes"][r]) for r in ROUTES),
+                f"{s['done']} done",
+                f"{s['confirmed']} of {s['done']} confirmed",
+                _n(t["client_lag_p99_ms"], 1),
+                _n(result.get("load1_mean")),
+            ]
+        )
+    )
     return "\n".join(lines)
 
 

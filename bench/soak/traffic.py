@@ -102,8 +102,13 @@ async def _exchange(client: Client, request: bytes) -> tuple[int, bytes]:
     try:
         writer.write(request)
         status, body, close = await asyncio.wait_for(read_response(reader), TIMEOUT_S)
-    except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
-            ConnectionError) as failure:  # fmt: skip
+    except (
+        TimeoutError,
+        asyncio.IncompleteReadError,
+        asyncio.LimitOverrunError,
+        ValueError,
+        ConnectionError,
+    ) as failure:
         status, body, close = 0, type(failure).__name__.encode(), True
     if close:
         writer.close()

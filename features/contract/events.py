@@ -1,5 +1,9 @@
 """Prefect event names and resource ids: the contract between flows and the service."""
 
+from __future__ import annotations
+
+from typing import Any
+
 FEATURES_MATERIALIZED = "fleetcast.features.materialized"
 
 
@@ -12,6 +16,18 @@ def snapshot_resource(snapshot_id: str) -> dict[str, str]:
 
 
 MODEL_PROMOTED = "fleetcast.model.promoted"
+# The payload key every consumer of MODEL_PROMOTED reads: the version now at `champion`.
+PROMOTED_VERSION = "version"
+
+
+def promotion_payload(version: str | None, previous: str | None, **facts: Any) -> dict[str, Any]:
+    """The payload of MODEL_PROMOTED: the new champion, the one it replaced, and other facts."""
+    return {PROMOTED_VERSION: version, "previous_version": previous, **facts}
+
+
+def promoted_version(payload: dict[str, Any]) -> str:
+    """The version a MODEL_PROMOTED payload announces (as text, as the registry numbers it)."""
+    return str(payload.get(PROMOTED_VERSION))
 
 
 def model_resource(registered_model: str) -> dict[str, str]:

@@ -61,11 +61,18 @@ class LoggedPrediction:
 def encode(entry: LoggedPrediction) -> bytes:
     """The stream value of one prediction (compact JSON; decoded by `decode`)."""
     return json.dumps(
-        [entry.request_id, entry.item, round(entry.predicted_at * 1e6), entry.route,
-         entry.model_version, entry.vehicle_id, [float(x) for x in entry.features],
-         float(entry.prediction)],
+        [
+            entry.request_id,
+            entry.item,
+            round(entry.predicted_at * 1e6),
+            entry.route,
+            entry.model_version,
+            entry.vehicle_id,
+            [float(x) for x in entry.features],
+            float(entry.prediction),
+        ],
         separators=(",", ":"),
-    ).encode()  # fmt: skip
+    ).encode()
 
 
 def decode(entries: Sequence[tuple[bytes | str, dict[bytes, bytes]]]) -> pl.DataFrame:
@@ -76,9 +83,18 @@ def decode(entries: Sequence[tuple[bytes | str, dict[bytes, bytes]]]) -> pl.Data
             fields[FIELD]
         )
         rows.append(
-            (_text(stream_id), request_id, item, _EPOCH + dt.timedelta(microseconds=micros),
-             route, version, vehicle_id, *features, prediction)
-        )  # fmt: skip
+            (
+                _text(stream_id),
+                request_id,
+                item,
+                _EPOCH + dt.timedelta(microseconds=micros),
+                route,
+                version,
+                vehicle_id,
+                *features,
+                prediction,
+            )
+        )
     return pl.DataFrame(rows, schema=LOG_SCHEMA, orient="row")
 
 

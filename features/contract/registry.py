@@ -13,6 +13,8 @@ ONNX_ARTIFACT = "onnx/model.onnx"
 ONNX_INPUT = "X"
 
 METRICS = ("mae", "rmse", "poisson_deviance")
+# Most an ONNX export may differ from its scikit-learn model, checked at export and at load.
+PARITY_TOLERANCE = 1e-4
 
 
 class Tag:
@@ -35,6 +37,10 @@ class Tag:
     DECIDED_AT = "fleetcast.decided_at"
     PROMOTED_AT = "fleetcast.promoted_at"
     REPLACED_VERSION = "fleetcast.replaced_version"
+    DECISION_SNAPSHOT_ID = "fleetcast.decision_snapshot_id"
+    DECISION_FLOW_RUN_ID = "fleetcast.decision_flow_run_id"
+    COMPARED_TO_CHAMPION = "fleetcast.compared_to_champion"
+    PROMOTION_MARGIN = "fleetcast.promotion_margin"
     # Written by a rollback (`fleetcast rollback`): on the restored and on the replaced version.
     RESTORED_AT = "fleetcast.restored_at"
     RESTORED_REASON = "fleetcast.restored_reason"
@@ -50,6 +56,16 @@ class Tag:
     def holdout(metric: str) -> str:
         """The version's score on the frozen holdout, measured by the promote flow."""
         return f"fleetcast.holdout_{metric}"
+
+    @staticmethod
+    def champion_holdout(metric: str) -> str:
+        """The champion's score on the same holdout, when this version was judged."""
+        return f"fleetcast.champion_holdout_{metric}"
+
+    @staticmethod
+    def baseline_holdout(metric: str) -> str:
+        """The median baseline's score on the same holdout, when this version was judged."""
+        return f"fleetcast.baseline_holdout_{metric}"
 
 
 def model_uri(name: str, version: str) -> str:

@@ -66,9 +66,25 @@ def start_embedded(settings: Settings) -> tuple[str, subprocess.Popen[bytes]]:
     """Start a redis-server on loopback with its data under `redis_dir`; wait until it answers."""
     settings.redis_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    args = [redis_executable(), "--bind", "127.0.0.1", "--port", str(port),
-            "--dir", str(settings.redis_dir), "--dbfilename", "dump.rdb", "--save", "300 1",
-            "--appendonly", "no", "--logfile", "redis.log", "--daemonize", "no"]  # fmt: skip
+    args = [
+        redis_executable(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(settings.redis_dir),
+        "--dbfilename",
+        "dump.rdb",
+        "--save",
+        "300 1",
+        "--appendonly",
+        "no",
+        "--logfile",
+        "redis.log",
+        "--daemonize",
+        "no",
+    ]
     # Own session: a Ctrl-C meant for the CLI must not kill the server before it saves.
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0"

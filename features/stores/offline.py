@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from features.contract.errors import FleetcastError
 from features.contract.formulas import FEATURE_NAMES, TARGET
 from features.contract.point_in_time import SNAPSHOT_COLUMNS
 from features.contract.schema import SCHEMA_VERSION
@@ -27,7 +28,7 @@ FEATURES_FILE = "features.parquet"
 META_FILE = "meta.json"
 
 
-class SnapshotNotFoundError(LookupError):
+class SnapshotNotFoundError(FleetcastError, LookupError):
     """No snapshot with that id (or none at all)."""
 
 
@@ -67,12 +68,16 @@ def write_snapshot(
     digest = content_hash(frame)
     snapshot_id = f"{as_of:%Y%m%dT%H%M%S}-{digest[:10]}"
     meta = SnapshotMeta(
-        snapshot_id=snapshot_id, as_of=as_of.isoformat(), content_sha256=digest,
-        vehicles=frame.height, labeled=frame[TARGET].is_not_null().sum(),
-        feature_names=list(FEATURE_NAMES), schema_version=SCHEMA_VERSION,
+        snapshot_id=snapshot_id,
+        as_of=as_of.isoformat(),
+        content_sha256=digest,
+        vehicles=frame.height,
+        labeled=frame[TARGET].is_not_null().sum(),
+        feature_names=list(FEATURE_NAMES),
+        schema_version=SCHEMA_VERSION,
         raw_store_version=raw_store_version,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    )  # fmt: skip
+    )
     final = _snapshots_dir(settings) / snapshot_id
     if not final.exists():
         tmp = _snapshots_dir(settings) / f".tmp-{snapshot_id}-{uuid.uuid4().hex[:6]}"

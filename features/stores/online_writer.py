@@ -96,15 +96,25 @@ def is_current(client: redis.Redis, keys: OnlineKeys, snapshot_id: str, vehicles
 
 
 def materialize(
-    client: redis.Redis, keys: OnlineKeys, snapshot_id: str, features: pl.DataFrame,
-    *, batch_size: int, keep: int, as_of: str,
-) -> MaterializeResult:  # fmt: skip
+    client: redis.Redis,
+    keys: OnlineKeys,
+    snapshot_id: str,
+    features: pl.DataFrame,
+    *,
+    batch_size: int,
+    keep: int,
+    as_of: str,
+) -> MaterializeResult:
     """Write every vehicle's features under the snapshot's key, flip the pointer, clean up."""
     if not is_current(client, keys, snapshot_id, features.height):
         client.unlink(keys.snapshot(snapshot_id))  # leftovers of an interrupted attempt
         _write_values(client, keys.snapshot(snapshot_id), features, batch_size)
-        meta = {"feature_names": ",".join(FEATURE_NAMES), "schema_version": str(SCHEMA_VERSION),
-                "as_of": as_of, "vehicles": str(features.height)}  # fmt: skip
+        meta = {
+            "feature_names": ",".join(FEATURE_NAMES),
+            "schema_version": str(SCHEMA_VERSION),
+            "as_of": as_of,
+            "vehicles": str(features.height),
+        }
         _flip(client, keys, snapshot_id, meta)
     removed = _cleanup(client, keys, keep)
     return MaterializeResult(snapshot_id, features.height, removed)

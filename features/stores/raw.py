@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from features.contract.errors import FleetcastError
 from features.contract.schema import (
     INGEST_SEQ,
     VALID_FROM,
@@ -39,7 +40,7 @@ def store_schema(kind: str) -> dict[str, pl.DataType]:
     return schema
 
 
-class EmptyStoreError(RuntimeError):
+class EmptyStoreError(FleetcastError, RuntimeError):
     """The raw store has nothing to build from yet."""
 
 

@@ -73,9 +73,14 @@ def generate(
 
     out_dir = out or get_settings().data_dir
     summary = run_generate(
-        out_dir, n_vehicles=vehicles, seed=seed, year=year, reservations_per_vehicle=per_vehicle,
-        first_id=first_id, shifted=ShiftedMonth(shifted_month) if shifted_month else None,
-    )  # fmt: skip
+        out_dir,
+        n_vehicles=vehicles,
+        seed=seed,
+        year=year,
+        reservations_per_vehicle=per_vehicle,
+        first_id=first_id,
+        shifted=ShiftedMonth(shifted_month) if shifted_month else None,
+    )
     typer.echo(summary)
 
 
@@ -179,8 +184,9 @@ def drift(
     _prefect()
     from flows.monitor.drift import drift_flow, summary_lines
 
-    result = run_flow(lambda: drift_flow(current=current, snapshot_id=snapshot,
-                                     window_days=window_days))  # fmt: skip
+    result = run_flow(
+        lambda: drift_flow(current=current, snapshot_id=snapshot, window_days=window_days)
+    )
     typer.echo("\n".join(summary_lines(result)))
 
 
@@ -225,14 +231,10 @@ def deploy(
 ) -> None:
     """Deploy every flow of prefect.yaml to the Prefect server, then serve them with a worker."""
     api_url = _prefect()
-    from flows.cli.deploy import DeployError, deploy_all, run_worker
+    from flows.cli.deploy import deploy_all, run_worker
 
     settings = get_settings()
-    try:
-        names = deploy_all(settings)
-    except DeployError as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+    names = run_flow(lambda: deploy_all(settings))  # a DeployError is one line, exit 1
     typer.echo(f"deployed {', '.join(names)}; see {api_url.removesuffix('/api')}/deployments")
     if worker:
         typer.echo("worker for pool 'fleetcast' running; Ctrl-C stops it")

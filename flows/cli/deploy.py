@@ -33,6 +33,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.states import Crashed
 from prefect.workers.process import ProcessWorker
 
+from features.contract.errors import FleetcastError
 from features.settings import PROJECT_ROOT, Settings
 from flows.cli import foreground
 
@@ -46,7 +47,7 @@ ERROR_TAIL_LINES = 30
 logger = logging.getLogger(__name__)
 
 
-class DeployError(RuntimeError):
+class DeployError(FleetcastError, RuntimeError):
     """`prefect deploy` failed; the message ends with the tail of its output."""
 
 
@@ -156,8 +157,12 @@ def run_worker(settings: Settings, pool: str = WORK_POOL) -> int:
     name = f"fleetcast-{socket.gethostname()}-{os.getpid()}"
     try:
         # One SIGINT is how Prefect expects a worker to stop: it answers a second with SIGKILL.
-        return foreground.run(_worker_command(pool, name), PROJECT_ROOT, child_env(settings),
-                              stop_signal=signal.SIGINT)  # fmt: skip
+        return foreground.run(
+            _worker_command(pool, name),
+            PROJECT_ROOT,
+            child_env(settings),
+            stop_signal=signal.SIGINT,
+        )
     finally:
         _report_abandoned(name, pool)
 

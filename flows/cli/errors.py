@@ -11,22 +11,14 @@ from typing import TypeVar
 import typer
 from pydantic import ValidationError
 
+from features.contract.errors import FleetcastError
+
 T = TypeVar("T")
 
 
-def user_errors() -> tuple[type[Exception], ...]:
-    """Errors a user can fix. Imported here, not at the top: their modules pull in
-    scikit-learn and Polars, seconds that `fleetcast --help` should not pay."""
-    from features.stores.offline import SnapshotNotFoundError
-    from features.stores.raw import EmptyStoreError
-    from flows.evaluation import NotEnoughDataError
-    from flows.ingest.sources import SourceError
-    from flows.monitor.drift_data import NoChampionError
-    from flows.promote.rollback import RollbackRefused
-    from flows.train.families import UnknownFamilyError
-
-    return (SourceError, EmptyStoreError, SnapshotNotFoundError, ValidationError,
-            NotEnoughDataError, UnknownFamilyError, NoChampionError, RollbackRefused)  # fmt: skip
+# Errors a user can fix: every FleetcastError (a bad file, no snapshot, no champion...) and a
+# flow parameter pydantic refused (it names the field and the rule).
+USER_ERRORS = (FleetcastError, ValidationError)
 
 
 def prefect_unreachable(error: BaseException) -> str | None:
@@ -38,8 +30,10 @@ def prefect_unreachable(error: BaseException) -> str | None:
     while seen is not None:
         if isinstance(seen, httpx.TransportError):
             url = os.environ.get("PREFECT_API_URL", "?")
-            return (f"the Prefect server at {url} is unreachable ({type(seen).__name__}): "
-                    "start it, or point PREFECT_API_URL at a running one")  # fmt: skip
+            return (
+                f"the Prefect server at {url} is unreachable ({type(seen).__name__}): "
+                "start it, or point PREFECT_API_URL at a running one"
+            )
         seen = seen.__cause__ or seen.__context__
     return None
 
@@ -50,7 +44,7 @@ def run_flow(flow_call: Callable[[], T]) -> T:
         return flow_call()
     except Exception as error:
         message = prefect_unreachable(error)
-        if message is None and not isinstance(error, user_errors()):
+        if message is None and not isinstance(error, USER_ERRORS):
             raise
         typer.secho(f"error: {message or error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

@@ -78,9 +78,12 @@ def _kill(pid: int) -> None:
 
 
 def run(
-    command: Sequence[str], cwd: Path, env: Mapping[str, str], stop_signal: int,
+    command: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    stop_signal: int,
     timeout: float = STOP_TIMEOUT_S,
-) -> int:  # fmt: skip
+) -> int:
     """Run `command` until it exits, or until SIGINT/SIGTERM stops it; its exit code."""
     with interrupt_on_signals():  # also while stopping: a SIGTERM then must not orphan it
         child = start(command, cwd, env)

@@ -11,7 +11,7 @@ from features.contract.registry import CHAMPION, METRICS
 from features.settings import Settings
 
 if TYPE_CHECKING:
-    from flows.promote.flow import Promotion
+    from flows.promote.decision import Promotion
     from flows.train.record import TrainResult
 
 

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import shutil
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 
 from features.settings import Settings, get_settings
 from features.stores import raw as raw_store
 from flows.ingest.sources import Source, inspect_sources, resolve_paths
 from flows.ingest.staging import FileReport, IngestReport, StagedFile, stage_file, with_staged
+from flows.tasks import step
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def find_sources(settings: Settings, paths: list[str] | None) -> list[Source]:
     """Resolve the input files, check every header, hash every file; fail before any write."""
     return inspect_sources(resolve_paths(settings, paths))
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def stage(
     settings: Settings, source: Source, manifest: raw_store.Manifest, staged: list[StagedFile]
 ) -> StagedFile:
@@ -28,7 +28,7 @@ def stage(
     return stage_file(settings, source, manifest, staged)
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def commit_ingest(
     settings: Settings, manifest: raw_store.Manifest, staged: list[StagedFile]
 ) -> IngestReport:
@@ -60,7 +60,7 @@ def _archive_landed(settings: Settings, sources: list[Source]) -> None:
             shutil.move(source.path, done / source.path.name)
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def publish_report(report: IngestReport) -> None:
     """Log the per-file counts and attach them to the run as a markdown artifact."""
     logger = get_run_logger()

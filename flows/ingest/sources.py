@@ -8,12 +8,13 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from features.contract.errors import FleetcastError
 from features.contract.schema import columns
 from features.settings import Settings
 from features.stores.raw import KINDS, RECORDS
 
 
-class SourceError(ValueError):
+class SourceError(FleetcastError, ValueError):
     """An input file that cannot be ingested at all (missing, unreadable, wrong header)."""
 
 

@@ -165,10 +165,16 @@ def _stored_rows(
 
 def _quarantine_rows(source: Source, classified: pl.LazyFrame) -> pl.LazyFrame:
     names = columns(raw_store.RECORDS[source.kind])
-    return classified.filter(pl.col(STATUS) == QUARANTINED).sort(ROW).select(
-        pl.lit(str(source.path)).alias(SOURCE_FILE), ROW, RULE,
-        *[as_text(c) for c in names],
-    )  # fmt: skip
+    return (
+        classified.filter(pl.col(STATUS) == QUARANTINED)
+        .sort(ROW)
+        .select(
+            pl.lit(str(source.path)).alias(SOURCE_FILE),
+            ROW,
+            RULE,
+            *[as_text(c) for c in names],
+        )
+    )
 
 
 def _already_ingested(
@@ -213,10 +219,16 @@ def stage_file(
     classified = pl.scan_parquet(classified_path)
     counts = dict(classified.group_by(STATUS).len().collect().iter_rows())
     report = FileReport(
-        source.path.name, source.kind, source.sha256, "ingested",
-        rows=sum(counts.values()), accepted=counts.get(ACCEPTED, 0), updated=counts.get(UPDATED, 0),
-        duplicates=counts.get(DUPLICATE, 0), quarantined=counts.get(QUARANTINED, 0),
-    )  # fmt: skip
+        source.path.name,
+        source.kind,
+        source.sha256,
+        "ingested",
+        rows=sum(counts.values()),
+        accepted=counts.get(ACCEPTED, 0),
+        updated=counts.get(UPDATED, 0),
+        duplicates=counts.get(DUPLICATE, 0),
+        quarantined=counts.get(QUARANTINED, 0),
+    )
     item = StagedFile(source=source, report=report)
     if report.accepted + report.updated:
         seq = _next_seq(manifest, staged)

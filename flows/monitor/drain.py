@@ -14,14 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import polars as pl
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 
 from features.contract.prediction_log import CHECKPOINT_FILE, STREAM_ID, decode, stream_id_after
 from features.local.redis_server import redis_client
 from features.settings import Settings, get_settings
 from features.stores.atomic import atomic_path, exclusive_lock, write_text_atomic
 from features.stores.online import OnlineKeys
+from flows.tasks import network_step, step
 
 CHUNK = 100_000  # entries per Parquet file (bounded memory per step)
 
@@ -41,7 +41,7 @@ def last_drained(settings: Settings) -> str:
     return json.loads(path.read_text())["last_id"] if path.exists() else "0-0"
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@network_step
 def read_chunk(settings: Settings, after: str) -> pl.DataFrame:
     """Up to CHUNK log entries following `after`, decoded."""
     with redis_client(settings) as client:
@@ -50,7 +50,7 @@ def read_chunk(settings: Settings, after: str) -> pl.DataFrame:
     return decode(entries)
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def store_chunk(settings: Settings, chunk: pl.DataFrame) -> str:
     """Write the chunk as one Parquet file named by its first entry, then move the checkpoint."""
     first, last = chunk[STREAM_ID][0], chunk[STREAM_ID][-1]
@@ -61,7 +61,7 @@ def store_chunk(settings: Settings, chunk: pl.DataFrame) -> str:
     return target.name
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@network_step
 def trim_stored(settings: Settings, last_id: str) -> int:
     """Remove the stored entries from the stream; how many went."""
     with redis_client(settings) as client:

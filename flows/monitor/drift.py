@@ -15,52 +15,49 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from prefect import flow, get_run_logger, runtime, task
+from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
 from features.contract.events import DRIFT_DETECTED, model_resource
-from features.contract.registry import CHAMPION, Tag
+from features.contract.registry import Tag
 from features.settings import Settings, get_settings
+from features.stores import model_registry
 from features.stores.atomic import atomic_path, write_text_atomic
+from features.stores.model_registry import NoChampionError
 from flows.evaluation import NotEnoughDataError, feature_frame
 from flows.monitor import drift_data, drift_report
-from flows.monitor.drift_data import Current, NoChampionError
+from flows.monitor.drift_data import Current
 from flows.monitor.drift_result import Champion, DriftResult, judge, markdown, summary_lines
-from flows.train import tracking
+from flows.tasks import network_step, step
 
 CurrentKind = Literal["predictions", "snapshot"]
 MIN_OUTCOMES_FOR_QUALITY = 2  # the quality section needs a spread (R², error std)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@network_step
 def resolve_champion(settings: Settings) -> Champion:
     """The version at `champion` now, with its training snapshot and holdout MAE."""
-    from mlflow.exceptions import MlflowException
-
-    client, _ = tracking.connect(settings)
-    try:
-        version = client.get_model_version_by_alias(settings.registered_model, CHAMPION)
-    except MlflowException:
-        raise NoChampionError(
-            f"{settings.registered_model} has no {CHAMPION!r}: run the pipeline first"
-        ) from None
+    version = model_registry.champion(settings)
     snapshot_id = version.tags.get(Tag.SNAPSHOT_ID)
     if not snapshot_id:
         raise NoChampionError(f"champion v{version.version} lacks the tag {Tag.SNAPSHOT_ID}")
     holdout = version.tags.get(Tag.holdout("mae"))
-    return Champion(version=str(version.version), run_id=version.run_id, snapshot_id=snapshot_id,
-                    holdout_mae=float(holdout) if holdout else None)  # fmt: skip
+    return Champion(
+        version=str(version.version),
+        run_id=version.run_id,
+        snapshot_id=snapshot_id,
+        holdout_mae=float(holdout) if holdout else None,
+    )
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def load_reference(settings: Settings, snapshot_id: str) -> pl.DataFrame:
     """The champion's training snapshot: every vehicle's features."""
     return drift_data.reference_rows(settings, snapshot_id)
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def load_current(
     settings: Settings, kind: CurrentKind, snapshot_id: str | None, window_days: int | None
 ) -> Current:
@@ -71,7 +68,7 @@ def load_current(
     return drift_data.logged_window(settings, days, drift_data.now_utc())
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def load_outcomes(
     settings: Settings, current: Current, champion: Champion
 ) -> tuple[str | None, pl.DataFrame]:
@@ -79,7 +76,7 @@ def load_outcomes(
     return drift_data.outcomes(settings, current, champion.version)
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def compare(
     settings: Settings, reference: pl.DataFrame, current: Current, outcomes: pl.DataFrame
 ) -> drift_report.Numbers | None:
@@ -90,7 +87,7 @@ def compare(
     return drift_report.run(feature_frame(reference), feature_frame(current.rows), pairs)
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def save_report(
     settings: Settings, result: DriftResult, numbers: drift_report.Numbers | None
 ) -> DriftResult:
@@ -108,15 +105,15 @@ def save_report(
     return saved
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@network_step
 def log_to_champion_run(settings: Settings, champion: Champion, result: DriftResult) -> None:
     """Attach the report and its numbers to the champion's training run, under `drift/`."""
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     for path in (result.report_path, result.numbers_path):
         client.log_artifact(champion.run_id, str(path), "drift")
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def announce(result: DriftResult) -> None:
     """Emit `fleetcast.drift.detected`: the automation in prefect.yaml retrains on it."""
     emit_event(
@@ -137,11 +134,12 @@ def announce(result: DriftResult) -> None:
     )
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def publish(result: DriftResult) -> None:
     """The verdict as a markdown artifact in the Prefect UI, and printed to the run's log."""
-    create_markdown_artifact(key="drift-report", markdown=markdown(result),
-                             description=result.message[:500])  # fmt: skip
+    create_markdown_artifact(
+        key="drift-report", markdown=markdown(result), description=result.message[:500]
+    )
     logger = get_run_logger()
     for line in summary_lines(result):
         logger.info(line)
@@ -149,9 +147,10 @@ def publish(result: DriftResult) -> None:
 
 @flow(name="drift")
 def drift_flow(
-    current: CurrentKind = "predictions", snapshot_id: str | None = None,
+    current: CurrentKind = "predictions",
+    snapshot_id: str | None = None,
     window_days: int | None = None,
-) -> DriftResult:  # fmt: skip
+) -> DriftResult:
     """Compare the champion's training snapshot with the logged predictions of the last
     `window_days` (default FLEETCAST_DRIFT_WINDOW_DAYS), or with a feature snapshot (`current`
     = "snapshot", default the latest), and score the champion on the outcomes known so far.
@@ -175,9 +174,11 @@ def drift_flow(
 
 
 def make_report(
-    settings: Settings, current: CurrentKind = "predictions", snapshot_id: str | None = None,
+    settings: Settings,
+    current: CurrentKind = "predictions",
+    snapshot_id: str | None = None,
     window_days: int | None = None,
-) -> Path:  # fmt: skip
+) -> Path:
     """The drift flow's HTML report, now, without a Prefect run, MLflow logging or event."""
     champion = resolve_champion.fn(settings)
     reference = load_reference.fn(settings, champion.snapshot_id)

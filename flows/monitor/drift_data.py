@@ -24,10 +24,6 @@ from features.settings import Settings
 from features.stores.offline import SnapshotMeta, list_snapshots, read_meta, scan_snapshot
 
 
-class NoChampionError(LookupError):
-    """The registered model has no champion (or it lacks its training-snapshot lineage)."""
-
-
 @dataclass(frozen=True)
 class Current:
     """The rows judged against the reference, and where they came from."""

@@ -81,9 +81,10 @@ def _dataset(frame: pd.DataFrame, regression: bool = False) -> Any:
 
     if regression:
         definition = DataDefinition(
-            numerical_columns=[TARGET, PREDICTION], categorical_columns=[],
+            numerical_columns=[TARGET, PREDICTION],
+            categorical_columns=[],
             regression=[Regression(target=TARGET, prediction=PREDICTION)],
-        )  # fmt: skip
+        )
     else:
         definition = DataDefinition(numerical_columns=list(FEATURE_NAMES), categorical_columns=[])
     return Dataset.from_pandas(frame, data_definition=definition)
@@ -109,10 +110,11 @@ def _read_drift(result: dict[str, Any]) -> tuple[float, dict[str, ColumnDrift]]:
         and test["status"] == "FAIL"
     }
     columns = {
-        name: ColumnDrift(DRIFT_METHOD, values[name][0], values[name][1], name in failed,
-                          p_values[name])
+        name: ColumnDrift(
+            DRIFT_METHOD, values[name][0], values[name][1], name in failed, p_values[name]
+        )
         for name in FEATURE_NAMES
-    }  # fmt: skip
+    }
     return share, columns
 
 

@@ -63,9 +63,13 @@ class DriftResult:
 
 
 def judge(
-    settings: Settings, champion: Champion, reference: pl.DataFrame, current: Current,
-    outcomes: tuple[str | None, pl.DataFrame], numbers: Numbers | None,
-) -> DriftResult:  # fmt: skip
+    settings: Settings,
+    champion: Champion,
+    reference: pl.DataFrame,
+    current: Current,
+    outcomes: tuple[str | None, pl.DataFrame],
+    numbers: Numbers | None,
+) -> DriftResult:
     """Apply the thresholds: drift if the share of drifted features reaches the setting; error
     regressed if the MAE on enough outcomes over the holdout MAE reaches its setting."""
     outcome_id, pairs = outcomes
@@ -79,20 +83,32 @@ def judge(
         and ratio >= settings.drift_mae_ratio_threshold
     )
     result = DriftResult(
-        decided=numbers is not None, drift_detected=drift, error_regressed=regressed, message="",
-        registered_model=settings.registered_model, champion_version=champion.version,
-        reference_snapshot_id=champion.snapshot_id, reference_rows=reference.height,
-        current=current.kind, current_source=current.source, current_rows=current.rows.height,
+        decided=numbers is not None,
+        drift_detected=drift,
+        error_regressed=regressed,
+        message="",
+        registered_model=settings.registered_model,
+        champion_version=champion.version,
+        reference_snapshot_id=champion.snapshot_id,
+        reference_rows=reference.height,
+        current=current.kind,
+        current_source=current.source,
+        current_rows=current.rows.height,
         min_rows=settings.drift_min_rows,
         share_drifted=numbers.share_drifted if numbers else None,
-        share_threshold=settings.drift_share_threshold, method=DRIFT_METHOD,
-        column_threshold=DRIFT_THRESHOLD, columns=numbers.columns if numbers else {},
+        share_threshold=settings.drift_share_threshold,
+        method=DRIFT_METHOD,
+        column_threshold=DRIFT_THRESHOLD,
+        columns=numbers.columns if numbers else {},
         drifted_features=numbers.drifted_features if numbers else [],
-        outcome_snapshot_id=outcome_id, outcome_rows=pairs.height,
-        mae=numbers.mae if numbers else None, holdout_mae=champion.holdout_mae, mae_ratio=ratio,
+        outcome_snapshot_id=outcome_id,
+        outcome_rows=pairs.height,
+        mae=numbers.mae if numbers else None,
+        holdout_mae=champion.holdout_mae,
+        mae_ratio=ratio,
         mae_ratio_threshold=settings.drift_mae_ratio_threshold,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-    )  # fmt: skip
+    )
     return _with_message(result)
 
 
@@ -106,20 +122,28 @@ def _verdict(r: DriftResult) -> list[str]:
         hint = "no logged predictions in that window (drain the prediction log first?)"
         return [f"no decision: {r.current_source}: {hint}."]
     if not r.decided:
-        return [f"no decision: {r.current_rows} current rows, fewer than the "
-                f"{r.min_rows} FLEETCAST_DRIFT_MIN_ROWS requires."]  # fmt: skip
+        return [
+            f"no decision: {r.current_rows} current rows, fewer than the "
+            f"{r.min_rows} FLEETCAST_DRIFT_MIN_ROWS requires."
+        ]
     share = f"{len(r.drifted_features)} of {len(r.columns)} features drifted"
-    words = [f"{'DRIFT' if r.drift_detected else 'no drift'}: {share} (share "
-             f"{r.share_drifted:.2f}, threshold {r.share_threshold:.2f})."]  # fmt: skip
+    words = [
+        f"{'DRIFT' if r.drift_detected else 'no drift'}: {share} (share "
+        f"{r.share_drifted:.2f}, threshold {r.share_threshold:.2f})."
+    ]
     if r.mae_ratio is not None and r.outcome_rows >= r.min_rows:
         verdict = "ERROR REGRESSED" if r.error_regressed else "error ok"
-        words.append(f"{verdict}: MAE on outcomes {r.mae:.3f} is {r.mae_ratio:.2f}x the holdout "
-                     f"MAE (threshold {r.mae_ratio_threshold:.2f}).")  # fmt: skip
+        words.append(
+            f"{verdict}: MAE on outcomes {r.mae:.3f} is {r.mae_ratio:.2f}x the holdout "
+            f"MAE (threshold {r.mae_ratio_threshold:.2f})."
+        )
     elif r.current == "snapshot":
         words.append("error not judged: a snapshot window has no served predictions.")
     else:
-        words.append(f"error not judged: {r.outcome_rows} outcomes (needs {r.min_rows} and the "
-                     "champion's holdout MAE).")  # fmt: skip
+        words.append(
+            f"error not judged: {r.outcome_rows} outcomes (needs {r.min_rows} and the "
+            "champion's holdout MAE)."
+        )
     return words
 
 
@@ -149,18 +173,34 @@ def summary_lines(r: DriftResult) -> list[str]:
 def markdown(r: DriftResult) -> str:
     """The result as the Prefect artifact: the verdict, the report's path, a table per feature."""
     title = "Drift detected" if r.detected else ("No drift" if r.decided else "No decision")
-    lines = [f"# {title}: {r.registered_model} v{r.champion_version}", "", r.message, "",
-             f"Reference: snapshot `{r.reference_snapshot_id}` ({r.reference_rows} rows). "
-             f"Current: {r.current_source} ({r.current_rows} rows)."]  # fmt: skip
+    lines = [
+        f"# {title}: {r.registered_model} v{r.champion_version}",
+        "",
+        r.message,
+        "",
+        f"Reference: snapshot `{r.reference_snapshot_id}` ({r.reference_rows} rows). "
+        f"Current: {r.current_source} ({r.current_rows} rows).",
+    ]
     if r.report_path:
-        lines += ["", f"Report: [`{r.report_path}`](file://{r.report_path}) (also in the "
-                  "champion's MLflow run, under `drift/`)."]  # fmt: skip
+        lines += [
+            "",
+            f"Report: [`{r.report_path}`](file://{r.report_path}) (also in the "
+            "champion's MLflow run, under `drift/`).",
+        ]
     if r.columns:
-        lines += ["", f"| feature | {r.method} | drifted (>= {r.column_threshold:g}) | K-S p |",
-                  "|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {name} | {c.value:.4f} | {'**yes**' if c.drifted else 'no'} | "
-                  f"{c.ks_p_value:.2e} |" for name, c in r.columns.items()]  # fmt: skip
+        lines += [
+            "",
+            f"| feature | {r.method} | drifted (>= {r.column_threshold:g}) | K-S p |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {name} | {c.value:.4f} | {'**yes**' if c.drifted else 'no'} | {c.ks_p_value:.2e} |"
+            for name, c in r.columns.items()
+        ]
     if r.mae is not None:
-        lines += ["", f"MAE on {r.outcome_rows} outcomes: {r.mae:.3f}; champion holdout MAE "
-                  f"{r.holdout_mae}; ratio {r.mae_ratio}."]  # fmt: skip
+        lines += [
+            "",
+            f"MAE on {r.outcome_rows} outcomes: {r.mae:.3f}; champion holdout MAE "
+            f"{r.holdout_mae}; ratio {r.mae_ratio}.",
+        ]
     return "\n".join(lines)

@@ -56,8 +56,11 @@ def decide(
     if champion is None:
         return Verdict(True, f"no champion yet; candidate beats the baseline {baseline:.4f}")
     if champion.error is not None or champion.score is None:
-        return Verdict(True, f"champion v{champion.version} unusable ({champion.error}); "
-                             f"candidate beats the baseline {baseline:.4f}")  # fmt: skip
+        return Verdict(
+            True,
+            f"champion v{champion.version} unusable ({champion.error}); "
+            f"candidate beats the baseline {baseline:.4f}",
+        )
     return _against_champion(candidate, champion, margin, metric)
 
 
@@ -66,8 +69,11 @@ def _against_champion(
 ) -> Verdict:
     assert candidate.score is not None and champion.score is not None
     if _older(candidate.snapshot_as_of, champion.snapshot_as_of):
-        return Verdict(False, f"stale: candidate trained on data as of {candidate.snapshot_as_of}, "
-                              f"older than the champion's {champion.snapshot_as_of}")  # fmt: skip
+        return Verdict(
+            False,
+            f"stale: candidate trained on data as of {candidate.snapshot_as_of}, "
+            f"older than the champion's {champion.snapshot_as_of}",
+        )
     gain = improvement(candidate.score, champion.score)
     scores = f"{metric} {candidate.score:.4f} vs champion v{champion.version} {champion.score:.4f}"
     if gain > 0 and gain >= margin:

@@ -6,20 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
-from features.contract.events import MODEL_PROMOTED, model_resource
+from features.contract.errors import FleetcastError
+from features.contract.events import MODEL_PROMOTED, model_resource, promotion_payload
 from features.contract.registry import CHAMPION, Tag
 from features.settings import Settings, get_settings
-from flows.promote.contenders import version_at_alias
+from features.stores import model_registry
 from flows.promote.lock import promotion_lock
-from flows.train import tracking
+from flows.tasks import network_step, step
 
 
-class RollbackRefused(ValueError):
+class RollbackRefused(FleetcastError, ValueError):
     """The requested version cannot be put back (the message says why)."""
 
 
@@ -34,12 +34,12 @@ class Rollback:
     rolled_back_at: str
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def check_target(settings: Settings, version: str) -> str | None:
     """The current champion's version, once `version` is known to have been a champion."""
     from mlflow.exceptions import MlflowException
 
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     name = settings.registered_model
     try:
         target = client.get_model_version(name, version)
@@ -50,20 +50,23 @@ def check_target(settings: Settings, version: str) -> str | None:
             f"version: v{version} of {name} was never promoted; only a former champion can be "
             "put back (a new model goes through train and promote)"
         )
-    champion = version_at_alias(settings, CHAMPION)
+    champion = model_registry.version_at_alias(settings, CHAMPION)
     if champion is not None and str(champion.version) == str(version):
         raise RollbackRefused(f"version: v{version} is already the champion of {name}")
     return str(champion.version) if champion is not None else None
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@network_step
 def move_champion(settings: Settings, rollback: Rollback) -> None:
     """Move `champion`, then tag both versions (the MLflow side of the audit)."""
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     name = settings.registered_model
     client.set_registered_model_alias(name, CHAMPION, rollback.version)
-    restored = {Tag.RESTORED_AT: rollback.rolled_back_at, Tag.RESTORED_REASON: rollback.reason,
-                Tag.RESTORED_FROM: str(rollback.replaced_version)}  # fmt: skip
+    restored = {
+        Tag.RESTORED_AT: rollback.rolled_back_at,
+        Tag.RESTORED_REASON: rollback.reason,
+        Tag.RESTORED_FROM: str(rollback.replaced_version),
+    }
     for key, value in restored.items():
         client.set_model_version_tag(name, rollback.version, key, value)
     if rollback.replaced_version is not None:
@@ -72,28 +75,34 @@ def move_champion(settings: Settings, rollback: Rollback) -> None:
         )
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def announce(rollback: Rollback) -> None:
     """The promotion event: the service's workers reload the alias on it."""
     emit_event(
         event=MODEL_PROMOTED,
         resource=model_resource(rollback.registered_model),
-        payload={
-            "version": rollback.version,
-            "previous_version": rollback.replaced_version,
-            "rollback": True,
-            "reason": rollback.reason,
-        },
+        payload=promotion_payload(
+            rollback.version, rollback.replaced_version, rollback=True, reason=rollback.reason
+        ),
     )
-    row = (rollback.registered_model, f"v{rollback.version}", f"v{rollback.replaced_version}",
-           rollback.reason, rollback.rolled_back_at)  # fmt: skip
+    row = (
+        rollback.registered_model,
+        f"v{rollback.version}",
+        f"v{rollback.replaced_version}",
+        rollback.reason,
+        rollback.rolled_back_at,
+    )
     create_markdown_artifact(
         key="rollback",
         markdown="| registered model | restored | replaced | reason | at |\n"
         "|---|---|---|---|---|\n| " + " | ".join(row) + " |",
     )
-    get_run_logger().info("ROLLED BACK: champion v%s -> v%s (%s)", rollback.replaced_version,
-                          rollback.version, rollback.reason)  # fmt: skip
+    get_run_logger().info(
+        "ROLLED BACK: champion v%s -> v%s (%s)",
+        rollback.replaced_version,
+        rollback.version,
+        rollback.reason,
+    )
 
 
 @flow(name="rollback")
@@ -107,10 +116,12 @@ def rollback_flow(version: str, reason: str) -> Rollback:
     with promotion_lock(settings):
         replaced = check_target(settings, str(version))
         rollback = Rollback(
-            registered_model=settings.registered_model, version=str(version),
-            replaced_version=replaced, reason=reason.strip(),
+            registered_model=settings.registered_model,
+            version=str(version),
+            replaced_version=replaced,
+            reason=reason.strip(),
             rolled_back_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        )  # fmt: skip
+        )
         move_champion(settings, rollback)
     announce(rollback)
     return rollback

@@ -12,8 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 from prefect.events import emit_event
 from prefect.utilities.annotations import unmapped
 
@@ -27,6 +26,7 @@ from features.stores.offline import SnapshotMeta, scan_snapshot, write_snapshot
 from features.stores.online import OnlineKeys
 from features.stores.online_writer import MaterializeResult, materialize
 from flows.runners import SettingsTaskRunner
+from flows.tasks import network_step, step
 
 
 def normalize_as_of(as_of: dt.datetime | None) -> dt.datetime:
@@ -48,7 +48,7 @@ class BuildPlan:
     start: dt.datetime | None
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def plan_build(settings: Settings, as_of: dt.datetime) -> BuildPlan:
     """Pin the raw store's committed parts (a concurrent ingest cannot change the build)."""
     manifest = raw_store.load_manifest(settings)
@@ -60,7 +60,7 @@ def plan_build(settings: Settings, as_of: dt.datetime) -> BuildPlan:
     return BuildPlan(as_of, manifest.parts, manifest.version, history_start(reservations, as_of))
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def build_partition(
     settings: Settings, plan: BuildPlan, partition: int = 0, partitions: int = 1
 ) -> pl.DataFrame:
@@ -88,25 +88,29 @@ def build_table(settings: Settings, plan: BuildPlan) -> pl.DataFrame:
     return pl.concat(futures.result()).sort(ENTITY)
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def write_offline(settings: Settings, table: pl.DataFrame, plan: BuildPlan) -> SnapshotMeta:
     """Write the offline snapshot and point `latest` at it."""
     return write_snapshot(settings, table, plan.as_of, plan.raw_version)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@network_step
 def write_online(settings: Settings, meta: SnapshotMeta) -> MaterializeResult:
     """Load every vehicle of the snapshot into Redis and switch readers to it."""
     features = scan_snapshot(settings, meta.snapshot_id).collect()
     with redis_client(settings) as client:
         return materialize(
-            client, OnlineKeys(settings.redis_key_prefix), meta.snapshot_id, features,
-            batch_size=settings.online_write_batch, keep=settings.snapshots_kept_online,
+            client,
+            OnlineKeys(settings.redis_key_prefix),
+            meta.snapshot_id,
+            features,
+            batch_size=settings.online_write_batch,
+            keep=settings.snapshots_kept_online,
             as_of=meta.as_of,
-        )  # fmt: skip
+        )
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def announce(meta: SnapshotMeta, online: MaterializeResult) -> None:
     """Emit `fleetcast.features.materialized` so downstream deployments can react."""
     emit_event(
@@ -122,8 +126,11 @@ def announce(meta: SnapshotMeta, online: MaterializeResult) -> None:
     )
     get_run_logger().info(
         "snapshot %s: %d vehicles (%d labeled) offline and online; removed %s",
-        meta.snapshot_id, meta.vehicles, meta.labeled, online.removed_snapshots or "nothing",
-    )  # fmt: skip
+        meta.snapshot_id,
+        meta.vehicles,
+        meta.labeled,
+        online.removed_snapshots or "nothing",
+    )
 
 
 @flow(name="features", task_runner=SettingsTaskRunner())

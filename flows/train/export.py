@@ -15,9 +15,7 @@ from skl2onnx.common.data_types import FloatTensorType
 from sklearn.base import RegressorMixin
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from features.contract.registry import ONNX_INPUT
-
-PARITY_TOLERANCE = 1e-4
+from features.contract.registry import ONNX_INPUT, PARITY_TOLERANCE
 
 
 class ExportError(RuntimeError):

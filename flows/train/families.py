@@ -22,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 BASELINE = "median"
 
 
-class UnknownFamilyError(ValueError):
+class UnknownFamilyError(FleetcastError, ValueError):
     """A family name that is not in FAMILIES."""
 
 

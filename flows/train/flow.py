@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import polars as pl
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 from sklearn.base import RegressorMixin
 from sklearn.inspection import permutation_importance
 from threadpoolctl import threadpool_limits
@@ -29,6 +28,7 @@ from flows.evaluation import (
     target,
 )
 from flows.runners import SettingsTaskRunner
+from flows.tasks import named_step, step
 from flows.train import families as family_registry
 from flows.train import plots, tracking
 from flows.train.export import ExportError, OnnxExport, export_checked
@@ -59,7 +59,7 @@ def choose_families(requested: list[str] | None) -> list[str]:
     return list(dict.fromkeys([*names, family_registry.BASELINE]))
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def load_training_data(settings: Settings, snapshot_id: str | None) -> TrainingData:
     """Read a snapshot (default the latest) and set its frozen holdout aside."""
     meta = read_meta(settings, snapshot_id)
@@ -73,11 +73,14 @@ def load_training_data(settings: Settings, snapshot_id: str | None) -> TrainingD
     return TrainingData(meta=meta, rows=rows, split=split)
 
 
-@task(cache_policy=NO_CACHE, task_run_name="evaluate-{family}")
+@named_step("evaluate-{family}")
 def evaluate_family(
-    family: str, features: pd.DataFrame, labels: np.ndarray,
-    folds: list[tuple[np.ndarray, np.ndarray]], seed: int,
-) -> FamilyScore:  # fmt: skip
+    family: str,
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    seed: int,
+) -> FamilyScore:
     """Cross-validate one family on the shared folds."""
     model = family_registry.build(family, seed)
     scores, out_of_fold, seconds = cross_validate(model, features, labels, folds)
@@ -100,13 +103,13 @@ def comparison_table(scores: list[FamilyScore], metric: str, chosen: str) -> pd.
     return pd.DataFrame(rows)
 
 
-@task(cache_policy=NO_CACHE, task_run_name="refit-{family}")
+@named_step("refit-{family}")
 def refit(family: str, features: pd.DataFrame, labels: np.ndarray, seed: int) -> RegressorMixin:
     """Fit the chosen family on the whole training part."""
     return family_registry.build(family, seed).fit(features, labels)
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def export_fast(model: RegressorMixin, rows: pl.DataFrame) -> OnnxExport | str:
     """The ONNX export, checked on every snapshot row; if it fails, the reason instead."""
     try:
@@ -116,16 +119,24 @@ def export_fast(model: RegressorMixin, rows: pl.DataFrame) -> OnnxExport | str:
         return str(error)
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def diagnostics(
-    model: RegressorMixin, best: FamilyScore, features: pd.DataFrame, labels: np.ndarray,
+    model: RegressorMixin,
+    best: FamilyScore,
+    features: pd.DataFrame,
+    labels: np.ndarray,
     seed: int,
-) -> dict[str, object]:  # fmt: skip
+) -> dict[str, object]:
     """Permutation-importance and out-of-fold residual plots of the chosen family."""
     importance = permutation_importance(
-        model, features, labels, scoring="neg_mean_absolute_error", n_repeats=3,
-        random_state=seed, n_jobs=1,
-    )  # fmt: skip
+        model,
+        features,
+        labels,
+        scoring="neg_mean_absolute_error",
+        n_repeats=3,
+        random_state=seed,
+        n_jobs=1,
+    )
     title = f"{best.family}"
     return {
         "plots/feature_importance.png": plots.importance_figure(
@@ -135,7 +146,7 @@ def diagnostics(
     }
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def publish_comparison(result: TrainResult, table: pd.DataFrame) -> None:
     """The family comparison as a markdown artifact in the Prefect UI."""
     create_markdown_artifact(
@@ -172,8 +183,16 @@ def train_flow(snapshot_id: str | None = None, families: list[str] | None = None
     figures = diagnostics(model, best, features, labels, settings.seed)
     table = comparison_table(scores, settings.selection_metric, best.family)
     result = record_training(
-        settings, data.meta, data.split, scores, best, model, fast, figures, table,
+        settings,
+        data.meta,
+        data.split,
+        scores,
+        best,
+        model,
+        fast,
+        figures,
+        table,
         trained_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    )  # fmt: skip
+    )
     publish_comparison(result, table)
     return result

@@ -6,16 +6,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from sklearn.base import RegressorMixin
 
 from features.contract.formulas import FEATURE_NAMES
 from features.contract.registry import Tag
 from features.contract.schema import SCHEMA_VERSION
 from features.settings import Settings
+from features.stores import model_registry
 from features.stores.offline import SnapshotMeta
 from flows.evaluation import FamilyScore, Split, feature_frame
+from flows.tasks import step
 from flows.train import families as family_registry
 from flows.train import tracking
 from flows.train.export import OnnxExport
@@ -34,45 +34,71 @@ class TrainResult:
     onnx: str
 
 
-def _run_params(settings: Settings, split: Split, scores: list[FamilyScore], best: FamilyScore,
-                model: RegressorMixin) -> dict[str, Any]:  # fmt: skip
+def _run_params(
+    settings: Settings,
+    split: Split,
+    scores: list[FamilyScore],
+    best: FamilyScore,
+    model: RegressorMixin,
+) -> dict[str, Any]:
     protocol = {
-        "selection_metric": settings.selection_metric, "cv_folds": settings.cv_folds,
-        "cv_repeats": settings.cv_repeats, "seed": settings.seed,
-        "holdout_percent": settings.holdout_percent, "train_rows": split.train.height,
-        "holdout_rows": split.holdout.height, "families": ",".join(s.family for s in scores),
+        "selection_metric": settings.selection_metric,
+        "cv_folds": settings.cv_folds,
+        "cv_repeats": settings.cv_repeats,
+        "seed": settings.seed,
+        "holdout_percent": settings.holdout_percent,
+        "train_rows": split.train.height,
+        "holdout_rows": split.holdout.height,
+        "families": ",".join(s.family for s in scores),
         "family": best.family,
-    }  # fmt: skip
+    }
     hyper = {f"model.{k}": v for k, v in family_registry.hyperparameters(model).items()}
     return protocol | hyper
 
 
-def _lineage(settings: Settings, meta: SnapshotMeta, best: FamilyScore, trained_at: str,
-             onnx: OnnxExport | str) -> dict[str, Any]:  # fmt: skip
+def _lineage(
+    settings: Settings,
+    meta: SnapshotMeta,
+    best: FamilyScore,
+    trained_at: str,
+    onnx: OnnxExport | str,
+) -> dict[str, Any]:
     """Tags on both the run and the registered version: enough to reproduce and audit it."""
     exported = isinstance(onnx, OnnxExport)
     return {
-        Tag.SNAPSHOT_ID: meta.snapshot_id, Tag.SNAPSHOT_SHA256: meta.content_sha256,
-        Tag.SNAPSHOT_AS_OF: meta.as_of, Tag.GIT_COMMIT: tracking.git_commit(),
-        Tag.FAMILY: best.family, Tag.FEATURES: ",".join(FEATURE_NAMES),
-        Tag.SCHEMA_VERSION: SCHEMA_VERSION, Tag.HOLDOUT_PERCENT: settings.holdout_percent,
-        Tag.TRAINED_AT: trained_at, Tag.ONNX: "ok" if exported else onnx,
+        Tag.SNAPSHOT_ID: meta.snapshot_id,
+        Tag.SNAPSHOT_SHA256: meta.content_sha256,
+        Tag.SNAPSHOT_AS_OF: meta.as_of,
+        Tag.GIT_COMMIT: tracking.git_commit(),
+        Tag.FAMILY: best.family,
+        Tag.FEATURES: ",".join(FEATURE_NAMES),
+        Tag.SCHEMA_VERSION: SCHEMA_VERSION,
+        Tag.HOLDOUT_PERCENT: settings.holdout_percent,
+        Tag.TRAINED_AT: trained_at,
+        Tag.ONNX: "ok" if exported else onnx,
         Tag.ONNX_MAX_ABS_DIFF: onnx.max_abs_diff if exported else "",
         **{Tag.cv(m): best.mean(m) for m in best.folds[0]},
-    }  # fmt: skip
+    }
 
 
-@task(cache_policy=NO_CACHE)
+@step
 def record_training(
-    settings: Settings, meta: SnapshotMeta, split: Split, scores: list[FamilyScore],
-    best: FamilyScore, model: RegressorMixin, onnx: OnnxExport | str,
-    figures: dict[str, Any], table: pd.DataFrame, trained_at: str,
-) -> TrainResult:  # fmt: skip
+    settings: Settings,
+    meta: SnapshotMeta,
+    split: Split,
+    scores: list[FamilyScore],
+    best: FamilyScore,
+    model: RegressorMixin,
+    onnx: OnnxExport | str,
+    figures: dict[str, Any],
+    table: pd.DataFrame,
+    trained_at: str,
+) -> TrainResult:
     """Log a parent run (chosen model, plots, comparison, ONNX) with one nested run per family,
     then register the model as a new `candidate` version carrying its lineage tags."""
     from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
 
-    client, experiment_id = tracking.connect(settings)
+    client, experiment_id = model_registry.connect(settings)
     lineage = _lineage(settings, meta, best, trained_at, onnx)
     run_tags = {k: str(v) for k, v in lineage.items()} | {
         MLFLOW_GIT_COMMIT: lineage[Tag.GIT_COMMIT]
@@ -105,7 +131,11 @@ def record_training(
     client.set_terminated(run_id)
     baseline = next(s for s in scores if s.family == family_registry.BASELINE)
     return TrainResult(
-        version=str(version.version), run_id=run_id, family=best.family,
-        snapshot_id=meta.snapshot_id, cv={m: best.mean(m) for m in best.folds[0]},
-        baseline_cv={m: baseline.mean(m) for m in baseline.folds[0]}, onnx=lineage[Tag.ONNX],
-    )  # fmt: skip
+        version=str(version.version),
+        run_id=run_id,
+        family=best.family,
+        snapshot_id=meta.snapshot_id,
+        cv={m: best.mean(m) for m in best.folds[0]},
+        baseline_cv={m: baseline.mean(m) for m in baseline.folds[0]},
+        onnx=lineage[Tag.ONNX],
+    )

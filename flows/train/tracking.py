@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -27,49 +26,8 @@ if TYPE_CHECKING:
 
     from flows.evaluation import FamilyScore
 
-_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 # What the logged model needs to load: exact versions, so MLflow need not infer them.
 MODEL_REQUIREMENTS = ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle")
-
-
-def connect(settings: Settings) -> tuple[MlflowClient, str]:
-    """A client of the configured store and the id of the experiment (created if missing)."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    if settings.mlflow_tracking_uri is None:
-        settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    _point_mlflow_at(settings.tracking_uri)
-    client = mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
-    experiment = client.get_experiment_by_name(settings.mlflow_experiment)
-    if experiment is not None:
-        return client, experiment.experiment_id
-    # The default SQLite store would put artifacts in ./mlruns of whatever the cwd is.
-    location = None
-    if settings.mlflow_tracking_uri is None:
-        location = (settings.mlflow_dir / "artifacts").as_uri()
-    try:
-        return client, client.create_experiment(settings.mlflow_experiment, location)
-    except MlflowException:  # created meanwhile by a concurrent run
-        return client, client.get_experiment_by_name(settings.mlflow_experiment).experiment_id
-
-
-def _point_mlflow_at(uri: str) -> None:
-    """Set MLflow's process-wide store for its fluent API, without touching the environment.
-
-    MLflow 3 also exports the URIs to os.environ, where Settings reads MLFLOW_TRACKING_URI:
-    the first store used would then silently stick to every later Settings in this process.
-    """
-    import mlflow
-
-    saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 def git_commit() -> str:
@@ -110,9 +68,12 @@ def log_fold_metrics(client: MlflowClient, run_id: str, score: FamilyScore) -> N
 
 
 def log_family_run(
-    client: MlflowClient, experiment_id: str, parent_run_id: str, score: FamilyScore,
+    client: MlflowClient,
+    experiment_id: str,
+    parent_run_id: str,
+    score: FamilyScore,
     params: dict[str, Any],
-) -> str:  # fmt: skip
+) -> str:
     """One nested run per family: its parameters and every fold's metrics."""
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
@@ -153,10 +114,13 @@ def log_model(client: MlflowClient, run_id: str, model: Any, artifacts: ModelArt
     signature = infer_signature(example, np.asarray(model.predict(example), dtype=np.float64))
     with mlflow.start_run(run_id=run_id):
         info = mlflow.sklearn.log_model(
-            model, name="model", serialization_format="cloudpickle", signature=signature,
+            model,
+            name="model",
+            serialization_format="cloudpickle",
+            signature=signature,
             input_example=example,
             pip_requirements=[f"{p}=={installed_version(p)}" for p in MODEL_REQUIREMENTS],
-        )  # fmt: skip
+        )
         for path, figure in artifacts.figures.items():
             mlflow.log_figure(figure, path)
         for path, text in artifacts.documents.items():

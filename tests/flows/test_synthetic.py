@@ -84,8 +84,14 @@ def test_a_shifted_month_raises_prices_drops_photos_and_books_only_in_that_month
     tmp_path: Path,
 ) -> None:
     base = generate(tmp_path / "base", n_vehicles=4000, seed=9, year=2024)
-    shifted = generate(tmp_path / "shifted", n_vehicles=4000, seed=9, year=2024, first_id=10_001,
-                       shifted=ShiftedMonth(month=3))  # fmt: skip
+    shifted = generate(
+        tmp_path / "shifted",
+        n_vehicles=4000,
+        seed=9,
+        year=2024,
+        first_id=10_001,
+        shifted=ShiftedMonth(month=3),
+    )
     before, after = pl.read_csv(base.vehicles_path), pl.read_csv(shifted.vehicles_path)
     for row in pl.read_csv(shifted.vehicles_path, infer_schema=False).iter_rows(named=True):
         VehicleRecord.model_validate(row)

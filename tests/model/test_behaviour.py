@@ -15,9 +15,9 @@ from conftest import TrainedStore
 from features.contract.formulas import RAW_FEATURES, with_features
 from features.contract.registry import CHAMPION
 from features.contract.schema import ENTITY
+from features.stores import model_registry
 from features.stores.offline import scan_snapshot
 from flows.evaluation import feature_frame
-from flows.train import tracking
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def champion(trained_store: TrainedStore) -> Any:
     settings = trained_store.settings
-    tracking.connect(settings)
+    model_registry.connect(settings)
     return mlflow.sklearn.load_model(f"models:/{settings.registered_model}@{CHAMPION}")
 
 

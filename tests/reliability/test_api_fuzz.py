@@ -27,12 +27,26 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # Reproducible in CI: the same cases every run, nothing written to .hypothesis/.
-FUZZ = settings(max_examples=110, derandomize=True, deadline=None, database=None,
-                suppress_health_check=list(HealthCheck))  # fmt: skip
+FUZZ = settings(
+    max_examples=110,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 MIN_CASES = 1000
-OPERATIONS = ["GET /healthz", "GET /livez", "GET /readyz", "GET /metrics", "GET /model",
-              "POST /predict", "POST /predict_batch", "POST /predict_by_id", "POST /reload",
-              "POST /vehicles"]  # fmt: skip
+OPERATIONS = [
+    "GET /healthz",
+    "GET /livez",
+    "GET /readyz",
+    "GET /metrics",
+    "GET /model",
+    "POST /predict",
+    "POST /predict_batch",
+    "POST /predict_by_id",
+    "POST /reload",
+    "POST /vehicles",
+]
 TOKENS = ["no token", "admin token"]
 RESERVED_IDS = 900_000_000  # fuzzed registrations land above every id a snapshot holds
 CASES: Counter[tuple[str, str]] = Counter()  # (token, "POST /predict") -> cases sent
@@ -166,8 +180,10 @@ WRONG_TYPES = {  # case -> (content-type header, or None for none; the body as s
     "xml": ("application/xml", "<listing/>"),
     "pickle": ("application/vnd.bentoml+pickle", "garbage"),
 }
-MULTIPART_FILE = (b'--b\r\nContent-Disposition: form-data; name="technology"; filename="a"\r\n'
-                  b"\r\n\xff\xfe\r\n--b--\r\n")  # fmt: skip
+MULTIPART_FILE = (
+    b'--b\r\nContent-Disposition: form-data; name="technology"; filename="a"\r\n'
+    b"\r\n\xff\xfe\r\n--b--\r\n"
+)
 
 
 @pytest.mark.parametrize("path", [*ROUTES, "/vehicles"])
@@ -178,8 +194,10 @@ def test_a_body_that_is_not_json_is_415_with_a_json_error(
     """Regression: BentoML parses forms and multipart too, and answered 500 to a multipart body
     without a boundary or with a file of invalid UTF-8 (and a JSON list to pickle)."""
     content_type, text = WRONG_TYPES[case]
-    bodies = {"listing": json.dumps(listing | {ENTITY: RESERVED_IDS}).encode(),
-              "file": MULTIPART_FILE}  # fmt: skip
+    bodies = {
+        "listing": json.dumps(listing | {ENTITY: RESERVED_IDS}).encode(),
+        "file": MULTIPART_FILE,
+    }
     reply = api.post(service, path, bodies.get(text, text.encode()), content_type)
     assert reply.status_code == 415, reply.text
     assert "application/json" in api.error_message(
@@ -197,8 +215,9 @@ def test_a_content_length_over_the_limit_is_413_before_the_body_arrives(
     service: RunningService,
 ) -> None:
     declared = service.settings.max_request_bytes * 100
-    head = api.raw_head(service, "/predict", "Content-Type: application/json",
-                 f"Content-Length: {declared}")  # fmt: skip
+    head = api.raw_head(
+        service, "/predict", "Content-Type: application/json", f"Content-Length: {declared}"
+    )
     reply = api.raw_exchange(service.url, head, b"{}")  # 2 bytes of the declared ones: no waiting
     assert api.first_status(reply) == 413, reply[:300]
     assert "request body over" in api.first_json(reply)["error"]

@@ -37,9 +37,12 @@ def _reservations(path: Path, first: int, count: int) -> Path:
 
 def _spawn(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [FLEETCAST, "ingest", *args], env=os.environ.copy(), text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [FLEETCAST, "ingest", *args],
+        env=os.environ.copy(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _waiters(lock_file: Path) -> int:

@@ -20,7 +20,7 @@ from support.service_fixtures import RedisServer, RunningService, WorkerInfo, se
 
 from features.contract.events import MODEL_PROMOTED, model_resource
 from features.contract.registry import CANDIDATE, CHAMPION
-from flows.train import tracking
+from features.stores import model_registry
 
 # A real server (re)start can take minutes on a busy 2-core machine: above the default 300 s.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -40,21 +40,29 @@ def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
 
 @pytest.fixture
 def mlflow_service(
-    trained_store: TrainedStore, trained_model: Any, fresh_redis: RedisServer,
-    prefect_server: str, mlflow_server: MlflowServer, tmp_path: Path,
-) -> Iterator[RunningService]:  # fmt: skip
+    trained_store: TrainedStore,
+    trained_model: Any,
+    fresh_redis: RedisServer,
+    prefect_server: str,
+    mlflow_server: MlflowServer,
+    tmp_path: Path,
+) -> Iterator[RunningService]:
     """A service whose MLFLOW_TRACKING_URI is the real `mlflow server`."""
     overrides = {"MLFLOW_TRACKING_URI": mlflow_server.url}
-    running = own_service(trained_store, trained_model, fresh_redis, prefect_server,
-                          tmp_path / "service", overrides)  # fmt: skip
+    running = own_service(
+        trained_store, trained_model, fresh_redis, prefect_server, tmp_path / "service", overrides
+    )
     yield running
     stop(running.process)
 
 
 def _announce(service: RunningService, version: str, previous: str) -> None:
     """The promotion event, as the promote flow emits it."""
-    emit_event(event=MODEL_PROMOTED, resource=model_resource(service.settings.registered_model),
-               payload={"version": version, "previous_version": previous})  # fmt: skip
+    emit_event(
+        event=MODEL_PROMOTED,
+        resource=model_resource(service.settings.registered_model),
+        payload={"version": version, "previous_version": previous},
+    )
 
 
 def _failed_since(since: str, announced: str) -> Any:
@@ -75,7 +83,7 @@ def _kill_then_revive(
     """Promote v2 and kill MLflow before any worker loads it; ask every worker to reload
     (event) and one through POST /reload; revive MLflow and announce again. The timeline."""
     t: dict[str, Any] = {"before": _iso_now(), "start": time.monotonic()}
-    client, _ = tracking.connect(service.settings)
+    client, _ = model_registry.connect(service.settings)
     client.set_registered_model_alias(service.settings.registered_model, CHAMPION, v2)
     server.kill()
     t["killed"] = time.monotonic()
@@ -94,9 +102,11 @@ def _kill_then_revive(
 
 
 def test_a_reload_while_mlflow_is_down_keeps_the_old_model_and_succeeds_once_it_is_back(
-    mlflow_service: RunningService, mlflow_server: MlflowServer, trained_model: Any,
+    mlflow_service: RunningService,
+    mlflow_server: MlflowServer,
+    trained_model: Any,
     listing: dict[str, Any],
-) -> None:  # fmt: skip
+) -> None:
     service = mlflow_service
     (v1,) = {info["version"] for info in service.each_worker(lambda info: True, 10).values()}
     v2 = register_constant(service.settings, trained_model, constant=7.0, alias=CANDIDATE)
@@ -106,11 +116,14 @@ def test_a_reload_while_mlflow_is_down_keeps_the_old_model_and_succeeds_once_it_
         time.sleep(2)
     fault, reply = load.between(t["killed"], t["up"]), t["reply"]
     routes = ("/predict", "/predict_by_id")
-    figures("mlflow-down", sent_during_fault=len(fault),
-            failures={r: dict(load.statuses(t["start"], t["recovered"], r)) for r in routes},
-            attempts_failed_within_s=round(t["all_failed"] - t["killed"], 2),
-            api_reload_s=round(t["api_s"], 2),
-            all_workers_on_new_s=round(t["recovered"] - t["up"], 2))  # fmt: skip
+    figures(
+        "mlflow-down",
+        sent_during_fault=len(fault),
+        failures={r: dict(load.statuses(t["start"], t["recovered"], r)) for r in routes},
+        attempts_failed_within_s=round(t["all_failed"] - t["killed"], 2),
+        api_reload_s=round(t["api_s"], 2),
+        all_workers_on_new_s=round(t["recovered"] - t["up"], 2),
+    )
 
     assert {c.status for c in load.calls} == {200}, "a request failed while MLflow was down"
     assert {c.version for c in fault} == {v1}  # the old model served throughout

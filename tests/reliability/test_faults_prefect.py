@@ -29,7 +29,7 @@ from features.contract.events import MODEL_PROMOTED, model_resource
 from features.contract.registry import CANDIDATE, CHAMPION
 from features.local.redis_server import free_port
 from features.settings import PROJECT_ROOT
-from flows.train import tracking
+from features.stores import model_registry
 
 # A real server (re)start can take minutes on a busy 2-core machine: above the default 300 s.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -52,12 +52,21 @@ def own_prefect(tmp_path: Path) -> Iterator[PrefectServer]:
 
 @pytest.fixture
 def prefect_service(
-    trained_store: TrainedStore, trained_model: Any, fresh_redis: RedisServer,
-    own_prefect: PrefectServer, tmp_path: Path,
-) -> Iterator[RunningService]:  # fmt: skip
+    trained_store: TrainedStore,
+    trained_model: Any,
+    fresh_redis: RedisServer,
+    own_prefect: PrefectServer,
+    tmp_path: Path,
+) -> Iterator[RunningService]:
     overrides = {"FLEETCAST_RELOAD_POLL_SECONDS": str(POLL_S)}
-    running = own_service(trained_store, trained_model, fresh_redis, own_prefect.api_url,
-                          tmp_path / "service", overrides)  # fmt: skip
+    running = own_service(
+        trained_store,
+        trained_model,
+        fresh_redis,
+        own_prefect.api_url,
+        tmp_path / "service",
+        overrides,
+    )
     yield running
     stop(running.process)
 
@@ -65,8 +74,9 @@ def prefect_service(
 def _reloads(service: RunningService, trigger: str, outcome: str | None = None) -> float:
     samples: Samples = scrape(service)
     outcomes = [outcome] if outcome else ["loaded", "unchanged", "failed"]
-    return sum(value(samples, "fleetcast_reloads_total", trigger=trigger, outcome=o)
-               for o in outcomes)  # fmt: skip
+    return sum(
+        value(samples, "fleetcast_reloads_total", trigger=trigger, outcome=o) for o in outcomes
+    )
 
 
 def _until(check: Any, timeout: float, what: str) -> float:
@@ -99,14 +109,16 @@ def _serves_and_heard(info: dict[str, Any], version: str) -> bool:
 
 def _move_champion(service: RunningService, version: str) -> None:
     """As an operator's rollback does: straight in MLflow, no event."""
-    client, _ = tracking.connect(service.settings)
+    client, _ = model_registry.connect(service.settings)
     client.set_registered_model_alias(service.settings.registered_model, CHAMPION, version)
 
 
 def test_with_prefect_down_the_poll_follows_the_alias_and_events_resume_when_it_is_back(
-    prefect_service: RunningService, own_prefect: PrefectServer, trained_model: Any,
+    prefect_service: RunningService,
+    own_prefect: PrefectServer,
+    trained_model: Any,
     listing: dict[str, Any],
-) -> None:  # fmt: skip
+) -> None:
     service = prefect_service
     resource = model_resource(service.settings.registered_model)
     rollback = register_constant(service.settings, trained_model, constant=7.0, alias=CANDIDATE)
@@ -124,16 +136,23 @@ def test_with_prefect_down_the_poll_follows_the_alias_and_events_resume_when_it_
         up = time.monotonic()
         own_prefect.start()
         restarted_s = time.monotonic() - up
-        reconnect_s = _until(lambda: _every_worker_got(service, own_prefect, resource),
-                             RECONNECT_S, "both listeners receive an event")  # fmt: skip
+        reconnect_s = _until(
+            lambda: _every_worker_got(service, own_prefect, resource),
+            RECONNECT_S,
+            "both listeners receive an event",
+        )
         _move_champion(service, promoted)
         emit_to(own_prefect.api_url, MODEL_PROMOTED, resource, {"version": promoted})
         service.each_worker(lambda info: _serves_and_heard(info, promoted), SWAP_S)
         end = time.monotonic()
-    figures("prefect-down", sent_during_fault=len(load.between(down, up)),
-            failures={r: dict(load.statuses(0, end, r)) for r in ("/predict", "/predict_by_id")},
-            rollback_by_poll_s=round(poll_s, 2), prefect_restart_s=round(restarted_s, 2),
-            listener_back_after_restart_s=round(reconnect_s, 2))  # fmt: skip
+    figures(
+        "prefect-down",
+        sent_during_fault=len(load.between(down, up)),
+        failures={r: dict(load.statuses(0, end, r)) for r in ("/predict", "/predict_by_id")},
+        rollback_by_poll_s=round(poll_s, 2),
+        prefect_restart_s=round(restarted_s, 2),
+        listener_back_after_restart_s=round(reconnect_s, 2),
+    )
 
     assert {c.status for c in load.calls} == {200}, "a request failed while Prefect was down"
     assert {c.version for c in load.calls} <= {"1", rollback, promoted}
@@ -153,10 +172,19 @@ def test_a_flow_started_while_prefect_is_down_fails_in_one_line_naming_it(
 
 def _ingest_against(api_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     (tmp_path / "home" / "prefect").mkdir(parents=True, exist_ok=True)
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PREFECT_API_URL": api_url,
-           "FLEETCAST_HOME": str(tmp_path / "home"),
-           "FLEETCAST_DATA_DIR": str(PROJECT_ROOT / "data"),
-           "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}  # fmt: skip
-    return subprocess.run([str(PROJECT_ROOT / ".venv/bin/fleetcast"), "ingest"], env=env,
-                          cwd=tmp_path, capture_output=True, text=True,
-                          timeout=CLI_DEADLINE_S)  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PREFECT_API_URL": api_url,
+        "FLEETCAST_HOME": str(tmp_path / "home"),
+        "FLEETCAST_DATA_DIR": str(PROJECT_ROOT / "data"),
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+    return subprocess.run(
+        [str(PROJECT_ROOT / ".venv/bin/fleetcast"), "ingest"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=CLI_DEADLINE_S,
+    )

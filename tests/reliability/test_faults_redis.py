@@ -38,9 +38,12 @@ SWAP_S = 60.0  # every worker serves a promoted version this soon (a liveness bo
 
 @pytest.fixture
 def redis_service(
-    trained_store: TrainedStore, trained_model: Any, fresh_redis: RedisServer,
-    prefect_server: str, tmp_path: Path,
-) -> Iterator[RunningService]:  # fmt: skip
+    trained_store: TrainedStore,
+    trained_model: Any,
+    fresh_redis: RedisServer,
+    prefect_server: str,
+    tmp_path: Path,
+) -> Iterator[RunningService]:
     running = own_service(trained_store, trained_model, fresh_redis, prefect_server, tmp_path)
     yield running
     stop(running.process)
@@ -59,8 +62,14 @@ def _outage_under_load(service: RunningService, listing: dict[str, Any]) -> dict
         healed = load.wait_for(up, "/predict_by_id", 200, HEAL_S)
         time.sleep(3)  # and it stays healed
         end = time.monotonic()
-    return {"load": load, "stopped": stopped, "down": down, "up": up, "healed": healed.at,
-            "end": end}  # fmt: skip
+    return {
+        "load": load,
+        "stopped": stopped,
+        "down": down,
+        "up": up,
+        "healed": healed.at,
+        "end": end,
+    }
 
 
 def _wait_logged(service: RunningService, wanted: set[str]) -> tuple[set[str], float]:
@@ -74,9 +83,11 @@ def _wait_logged(service: RunningService, wanted: set[str]) -> tuple[set[str], f
 
 
 def test_a_redis_outage_under_load_costs_only_lookups_while_it_lasts(
-    redis_service: RunningService, listing: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+    redis_service: RunningService,
+    listing: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
     trained_model: Any,
-) -> None:  # fmt: skip
+) -> None:
     service = redis_service
     workers = set(service.each_worker(lambda info: True, timeout=10))
     t = _outage_under_load(service, listing)
@@ -84,12 +95,16 @@ def test_a_redis_outage_under_load_costs_only_lookups_while_it_lasts(
     fault = load.between(t["stopped"], t["up"])
     missing, caught_up = _wait_logged(service, answered_ids(load.calls))
     by_id_down = load.statuses(t["down"] + SETTLE_S, t["up"], "/predict_by_id")
-    figures("redis-down", sent_during_fault=len(fault),
-            predict=dict(load.statuses(t["stopped"], t["up"], "/predict")),
-            by_id=dict(load.statuses(t["stopped"], t["up"], "/predict_by_id")),
-            answered=len(answered_ids(load.calls)), rows_lost=len(missing),
-            by_id_recovered_s=round(t["healed"] - t["up"], 2),
-            log_caught_up_s=round(caught_up, 2))  # fmt: skip
+    figures(
+        "redis-down",
+        sent_during_fault=len(fault),
+        predict=dict(load.statuses(t["stopped"], t["up"], "/predict")),
+        by_id=dict(load.statuses(t["stopped"], t["up"], "/predict_by_id")),
+        answered=len(answered_ids(load.calls)),
+        rows_lost=len(missing),
+        by_id_recovered_s=round(t["healed"] - t["up"], 2),
+        log_caught_up_s=round(caught_up, 2),
+    )
 
     assert set(load.statuses(0, t["end"], "/predict")) == {200}, "a /predict failed"
     assert load.statuses(0, t["stopped"], "/predict_by_id").keys() == {200}

@@ -16,7 +16,7 @@ from support.registry import lineage_only
 from support.service_fixtures import launch, stop, wait_ready
 
 from features.contract.registry import CHAMPION
-from flows.train import tracking
+from features.stores import model_registry
 from service.http import VERSION_HEADER
 
 if TYPE_CHECKING:
@@ -158,17 +158,20 @@ def _everyday_replies(
     get = lambda path: httpx.get(f"{service.url}{path}", timeout=15)  # noqa: E731
     big = {"listings": [listing] * (service.settings.max_batch + 1)}
     return {
-        "GET /model": get("/model"), "GET /docs.json": get("/docs.json"),
-        "GET /metrics": get("/metrics"), "GET /readyz": get("/readyz"),
+        "GET /model": get("/model"),
+        "GET /docs.json": get("/docs.json"),
+        "GET /metrics": get("/metrics"),
+        "GET /readyz": get("/readyz"),
         "an invalid listing": service.post("/predict", listing | {"technology": 7}),
         "an unknown vehicle": service.post("/predict_by_id", {"vehicle_id": 41_000_003}),
         "a wrong token": service.post("/reload", {}, headers={"Authorization": "Bearer x"}),
         "a batch over the maximum": service.post("/predict_batch", big),
         "a body over the limit": service.post("/predict", "x" * service.settings.max_request_bytes),
-        "text/plain": httpx.post(f"{service.url}/predict", content=b"{}",
-                                 headers={"content-type": "text/plain"}),
+        "text/plain": httpx.post(
+            f"{service.url}/predict", content=b"{}", headers={"content-type": "text/plain"}
+        ),
         "an unknown route": get("/nope"),
-    }  # fmt: skip
+    }
 
 
 def test_no_answer_holds_an_address_a_path_or_a_secret(
@@ -203,11 +206,13 @@ def test_with_redis_down_the_503s_hold_no_address(
 def _register_missing(service: RunningService, source: Any) -> str:
     """A version whose files would be under FLEETCAST_HOME but are not: it fails to load."""
     missing = Path(service.settings.home) / "mlflow" / "artifacts" / "missing-model"
-    client, _ = tracking.connect(service.settings)
+    client, _ = model_registry.connect(service.settings)
     version = client.create_model_version(
-        service.settings.registered_model, missing.as_uri(), run_id=source.run_id,
+        service.settings.registered_model,
+        missing.as_uri(),
+        run_id=source.run_id,
         tags=lineage_only(source.tags),
-    ).version  # fmt: skip
+    ).version
     return str(version)
 
 
@@ -229,7 +234,7 @@ def test_a_failed_load_is_reported_without_an_address_or_a_path(
 ) -> None:
     serving = httpx.get(f"{service.url}/model", timeout=15).json()["version"]
     missing = _register_missing(service, trained_model)
-    client, _ = tracking.connect(service.settings)
+    client, _ = model_registry.connect(service.settings)
     name = service.settings.registered_model
     client.set_registered_model_alias(name, CHAMPION, missing)
     try:

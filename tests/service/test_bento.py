@@ -21,8 +21,14 @@ from features.local.redis_server import free_port
 from features.settings import PROJECT_ROOT
 
 BENTOML = str(Path(sys.executable).parent / "bentoml")
-LISTING = {"technology": 1, "actual_price": 60.0, "recommended_price": 55.0, "num_images": 5,
-           "street_parked": 0, "description": 300}  # fmt: skip
+LISTING = {
+    "technology": 1,
+    "actual_price": 60.0,
+    "recommended_price": 55.0,
+    "num_images": 5,
+    "street_parked": 0,
+    "description": 300,
+}
 
 
 def test_the_service_requirements_are_the_locked_versions() -> None:
@@ -46,16 +52,26 @@ def test_a_built_bento_serves_predictions(
     trained_store: TrainedStore, tmp_path: Path, prefect_server: str
 ) -> None:
     # Only system directories on PATH: building must find uv (and all else) in the project.
-    env = os.environ | trained_store.env | {"BENTOML_HOME": str(tmp_path / "bentoml"),
-                                            "PATH": SYSTEM_PATH}  # fmt: skip
-    built = subprocess.run([BENTOML, "build", str(PROJECT_ROOT)], env=env, capture_output=True,
-                           text=True, check=True, cwd=PROJECT_ROOT)  # fmt: skip
+    env = (
+        os.environ
+        | trained_store.env
+        | {"BENTOML_HOME": str(tmp_path / "bentoml"), "PATH": SYSTEM_PATH}
+    )
+    built = subprocess.run(
+        [BENTOML, "build", str(PROJECT_ROOT)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT_ROOT,
+    )
     tag = re.search(r"fleetcast:[a-z0-9]+", built.stdout + built.stderr).group(0)
     port = free_port()
     log = (tmp_path / "serve.log").open("w")
     command = [BENTOML, "serve", tag, "--port", str(port)]
-    server = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    server = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         reply = _first_prediction(f"http://127.0.0.1:{port}", deadline=time.monotonic() + 120)
         assert reply["model_version"] == trained_store.result.promotion.candidate_version

@@ -25,8 +25,9 @@ def test_sigterm_flushes_the_predictions_no_periodic_flush_has_written(
     another_service: Callable[[dict[str, str]], RunningService], listing: dict[str, Any]
 ) -> None:
     # A flush interval far longer than the test: only the stop can write these.
-    running = another_service({"FLEETCAST_PREDICTION_LOG_FLUSH_SECONDS": "60",
-                               "FLEETCAST_REDIS_KEY_PREFIX": "clean-stop"})  # fmt: skip
+    running = another_service(
+        {"FLEETCAST_PREDICTION_LOG_FLUSH_SECONDS": "60", "FLEETCAST_REDIS_KEY_PREFIX": "clean-stop"}
+    )
     ids = {running.post("/predict", listing).headers[REQUEST_ID_HEADER] for _ in range(30)}
     os.killpg(running.process.pid, signal.SIGTERM)
     assert running.process.wait(timeout=60) is not None

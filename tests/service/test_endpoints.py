@@ -13,8 +13,8 @@ from support.factories import vehicle
 from features.contract.formulas import FEATURE_NAMES, RAW_FEATURES
 from features.contract.registry import CHAMPION
 from features.contract.schema import ENTITY
+from features.stores import model_registry
 from features.stores.offline import scan_snapshot
-from flows.train import tracking
 from service.http import VERSION_HEADER
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def test_an_unknown_vehicle_is_404(service: RunningService) -> None:
 
 
 def test_model_describes_the_champion_this_worker_serves(service: RunningService) -> None:
-    client, _ = tracking.connect(service.settings)
+    client, _ = model_registry.connect(service.settings)
     name = service.settings.registered_model
     champion = client.get_model_version_by_alias(name, CHAMPION)
     info = httpx.get(f"{service.url}/model", timeout=5).json()

@@ -44,8 +44,11 @@ def test_the_served_version_is_an_info_gauge_and_each_worker_reports_its_own(
 ) -> None:
     version = service.post("/predict", listing).headers[VERSION_HEADER]
     samples = scrape(service)
-    served = {dict(labels)["version"] for (name, labels), v in samples.items()
-              if name == "fleetcast_model_info" and v == 1}  # fmt: skip
+    served = {
+        dict(labels)["version"]
+        for (name, labels), v in samples.items()
+        if name == "fleetcast_model_info" and v == 1
+    }
     assert served == {version}
     per_worker = [v for (name, _), v in samples.items() if name == "fleetcast_worker_model_version"]
     assert per_worker and all(v == float(version) for v in per_worker)

@@ -23,14 +23,16 @@ pytestmark = pytest.mark.integration
 
 
 def _settings(server: RedisServer, buffer: int = 1000) -> Settings:
-    return Settings(redis_url=server.url, redis_key_prefix="buffer-test",
-                    prediction_log_buffer=buffer)  # fmt: skip
+    return Settings(
+        redis_url=server.url, redis_key_prefix="buffer-test", prediction_log_buffer=buffer
+    )
 
 
 def _request(request_id: str, rows: int = 1) -> RequestPredictions:
     features = np.arange(rows * len(FEATURE_NAMES), dtype=np.float64).reshape(rows, -1)
-    return RequestPredictions(request_id, 1_764_000_000.5, "/predict", "7", [None] * rows,
-                              features, np.full(rows, 2.5))  # fmt: skip
+    return RequestPredictions(
+        request_id, 1_764_000_000.5, "/predict", "7", [None] * rows, features, np.full(rows, 2.5)
+    )
 
 
 def _stored(server: RedisServer, settings: Settings) -> list[str]:

@@ -49,9 +49,12 @@ def _drain(
 
 
 def test_every_answer_is_logged_once_with_its_version_route_and_inputs(
-    service: RunningService, listing: dict[str, Any], known_vehicle: int, tmp_path: Path,
+    service: RunningService,
+    listing: dict[str, Any],
+    known_vehicle: int,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     answers: dict[str, tuple[str, str, list[float]]] = {}  # request id -> route, version, values
     for n in range(20):
         reply = service.post("/predict", listing | {"num_images": n})
@@ -89,9 +92,11 @@ def test_every_answer_is_logged_once_with_its_version_route_and_inputs(
 
 
 def test_a_second_drain_stores_only_what_is_new(
-    service: RunningService, listing: dict[str, Any], tmp_path: Path,
+    service: RunningService,
+    listing: dict[str, Any],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     home = tmp_path / "home"
     first = service.post("/predict", listing).headers[REQUEST_ID_HEADER]
     before = _drain(service, home, monkeypatch, {first}).height

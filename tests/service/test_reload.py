@@ -23,8 +23,9 @@ from support.service_fixtures import serves_and_heard, use_service_settings
 from features.contract.events import MODEL_PROMOTED, model_resource
 from features.contract.registry import CHAMPION
 from features.settings import Settings
-from flows.promote.flow import Promotion, promote_flow
-from flows.train import tracking
+from features.stores import model_registry
+from flows.promote.decision import Promotion
+from flows.promote.flow import promote_flow
 from service.http import VERSION_HEADER
 
 if TYPE_CHECKING:
@@ -106,43 +107,58 @@ async def _promote_under_load(
 
 
 def test_a_promotion_under_load_fails_no_request_and_reaches_every_worker(
-    service: RunningService, trained_model: Any, listing: dict[str, Any],
+    service: RunningService,
+    trained_model: Any,
+    listing: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     use_service_settings(service, monkeypatch)
     before = {info["version"] for info in service.each_worker(lambda info: True, 10).values()}
     metrics_before = scrape(service)
     candidate = register_copy(service.settings, trained_model)  # real model vs constant champion
     load, promotion, workers, promoted_at = asyncio.run(_promote_under_load(service, listing))
     metrics_after = scrape(service)
-    swapped = {pid: (dt.datetime.fromisoformat(info["loaded_at"]) - promoted_at).total_seconds()
-               for pid, info in workers.items()}  # fmt: skip
-    print(f"load: {load.sent} requests in {load.seconds:.1f} s ({load.sent / load.seconds:.0f}/s),"
-          f" {IN_FLIGHT} in flight; workers on v{candidate} at {swapped} s from the promotion's "
-          f"return; versions served {dict(load.versions)}")  # fmt: skip
+    swapped = {
+        pid: (dt.datetime.fromisoformat(info["loaded_at"]) - promoted_at).total_seconds()
+        for pid, info in workers.items()
+    }
+    print(
+        f"load: {load.sent} requests in {load.seconds:.1f} s ({load.sent / load.seconds:.0f}/s),"
+        f" {IN_FLIGHT} in flight; workers on v{candidate} at {swapped} s from the promotion's "
+        f"return; versions served {dict(load.versions)}"
+    )
     assert promotion.promoted and promotion.candidate_version == candidate, promotion.reason
     assert load.failures == []
     assert set(load.versions) == before | {candidate}
     assert {info["version"] for info in workers.values()} == {candidate}
     assert max(swapped.values()) <= SWAP_S, swapped
-    _assert_metrics_follow(metrics_before, metrics_after, service.settings.registered_model,
-                           candidate, len(workers))  # fmt: skip
+    _assert_metrics_follow(
+        metrics_before, metrics_after, service.settings.registered_model, candidate, len(workers)
+    )
 
 
 def _assert_metrics_follow(
     before: Samples, after: Samples, name: str, new: str, workers: int
 ) -> None:
     """/metrics shows only the new version as served, and one loaded reload per worker."""
-    served = {dict(labels)["version"] for (metric, labels), v in after.items()
-              if metric == "fleetcast_model_info" and v == 1}  # fmt: skip
+    served = {
+        dict(labels)["version"]
+        for (metric, labels), v in after.items()
+        if metric == "fleetcast_model_info" and v == 1
+    }
     assert served == {new}
     # By the event or, if it won the race, the alias poll: one load per worker either way.
-    loads = [(value(s, "fleetcast_reloads_total", trigger=t, outcome="loaded") for t in TRIGGERS)
-             for s in (before, after)]  # fmt: skip
+    loads = [
+        (value(s, "fleetcast_reloads_total", trigger=t, outcome="loaded") for t in TRIGGERS)
+        for s in (before, after)
+    ]
     assert sum(loads[1]) - sum(loads[0]) == workers
     mine = ("registered_model", name)
-    per_worker = [v for (metric, labels), v in after.items()
-                  if metric == "fleetcast_worker_model_version" and mine in labels]  # fmt: skip
+    per_worker = [
+        v
+        for (metric, labels), v in after.items()
+        if metric == "fleetcast_worker_model_version" and mine in labels
+    ]
     assert per_worker == [float(new)] * workers
 
 
@@ -151,11 +167,13 @@ def _register_broken(settings: Settings, source: Any, folder: Path) -> str:
     local = mlflow.artifacts.download_artifacts(source.source)
     broken = Path(shutil.copytree(local, folder / "broken-model"))
     (broken / "model.pkl").write_bytes(b"not a pickle")
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     version = client.create_model_version(
-        settings.registered_model, broken.as_uri(), run_id=source.run_id,
+        settings.registered_model,
+        broken.as_uri(),
+        run_id=source.run_id,
         tags=lineage_only(source.tags),
-    ).version  # fmt: skip
+    ).version
     return str(version)
 
 
@@ -164,15 +182,19 @@ def test_a_champion_that_fails_to_load_leaves_the_old_one_serving(
 ) -> None:
     serving = service.post("/predict", listing).headers[VERSION_HEADER]
     broken = _register_broken(service.settings, trained_model, tmp_path)
-    client, _ = tracking.connect(service.settings)
+    client, _ = model_registry.connect(service.settings)
     name = service.settings.registered_model
     client.set_registered_model_alias(name, CHAMPION, broken)
     try:
         emit_event(  # as the promote flow announces a promotion
-            event=MODEL_PROMOTED, resource=model_resource(name),
-            payload={"version": broken, "run_id": trained_model.run_id,
-                     "previous_version": serving},
-        )  # fmt: skip
+            event=MODEL_PROMOTED,
+            resource=model_resource(name),
+            payload={
+                "version": broken,
+                "run_id": trained_model.run_id,
+                "previous_version": serving,
+            },
+        )
         workers = service.each_worker(
             lambda info: (
                 info["last_reload"]["outcome"] == "failed"

@@ -25,8 +25,11 @@ REACH_S = 60.0
 def _promote_by_hand(service: RunningService, source: Any, promoted_at: str) -> str:
     """A new champion as a promote run leaves it: alias moved, audit tag, the event."""
     version = register_copy(service.settings, source, CHAMPION, **{Tag.PROMOTED_AT: promoted_at})
-    emit_event(event=MODEL_PROMOTED, resource=model_resource(service.settings.registered_model),
-               payload={"version": version})  # fmt: skip
+    emit_event(
+        event=MODEL_PROMOTED,
+        resource=model_resource(service.settings.registered_model),
+        payload={"version": version},
+    )
     return version
 
 

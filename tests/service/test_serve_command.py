@@ -26,8 +26,14 @@ def test_serve_answers_by_id_from_the_pipelines_online_store_and_stops_on_ctrl_c
     port = free_port()
     env = os.environ | trained_store.env | {"FLEETCAST_SERVICE_PORT": str(port)}
     with (tmp_path / "serve.log").open("w") as log:
-        serve = subprocess.Popen([FLEETCAST, "serve"], env=env, cwd=PROJECT_ROOT, stdout=log,
-                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        serve = subprocess.Popen(
+            [FLEETCAST, "serve"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             reply = _wait_for_prediction(f"http://127.0.0.1:{port}", time.monotonic() + 120)
         finally:

@@ -17,9 +17,14 @@ from features.contract.schema import (
 )
 
 _VEHICLE_DEFAULTS = VehicleRecord(
-    vehicle_id=1, technology=1, actual_price=60.0, recommended_price=50.0,
-    num_images=4, street_parked=0, description=300,
-).model_dump()  # fmt: skip
+    vehicle_id=1,
+    technology=1,
+    actual_price=60.0,
+    recommended_price=50.0,
+    num_images=4,
+    street_parked=0,
+    description=300,
+).model_dump()
 
 
 def vehicle(vehicle_id: int, **overrides: Any) -> dict[str, Any]:

@@ -86,8 +86,11 @@ class LoadLoop:
             while not self._stop.is_set():
                 n += 1
                 route = ROUTES[n % 2]
-                body = self.listing if route == "/predict" else {
-                    "vehicle_id": self.vehicle_ids[n % len(self.vehicle_ids)]}  # fmt: skip
+                body = (
+                    self.listing
+                    if route == "/predict"
+                    else {"vehicle_id": self.vehicle_ids[n % len(self.vehicle_ids)]}
+                )
                 self.calls.append(await _call(client, route, body))
                 await asyncio.sleep(PAUSE_S)
 
@@ -117,8 +120,14 @@ async def _call(client: httpx.AsyncClient, route: str, body: Any) -> Call:
     except httpx.HTTPError as error:
         return Call(route, time.monotonic(), 0, None, None, repr(error))
     headers = reply.headers
-    return Call(route, time.monotonic(), reply.status_code, headers.get(REQUEST_ID_HEADER),
-                headers.get(VERSION_HEADER), reply.text[:300])  # fmt: skip
+    return Call(
+        route,
+        time.monotonic(),
+        reply.status_code,
+        headers.get(REQUEST_ID_HEADER),
+        headers.get(VERSION_HEADER),
+        reply.text[:300],
+    )
 
 
 def answered_ids(calls: list[Call]) -> set[str]:
@@ -143,9 +152,13 @@ def known_vehicles(service: RunningService, count: int = 50) -> list[int]:
 
 
 def own_service(
-    store: TrainedStore, model: Any, redis_server: RedisServer, prefect_url: str, tmp: Path,
+    store: TrainedStore,
+    model: Any,
+    redis_server: RedisServer,
+    prefect_url: str,
+    tmp: Path,
     overrides: dict[str, str] | None = None,
-) -> RunningService:  # fmt: skip
+) -> RunningService:
     """A service of the test's own (registered model, Redis, folder), champion a constant 12;
     stop it with `service_fixtures.stop`."""
     tmp.mkdir(parents=True, exist_ok=True)
@@ -177,14 +190,25 @@ class MlflowServer:
 
     def start(self, timeout: float = 300.0) -> None:  # a restart took 125 s at load 10
         self.folder.mkdir(parents=True, exist_ok=True)
-        command = [str(PROJECT_ROOT / ".venv/bin/mlflow"), "server",
-                   "--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}",
-                   "--artifacts-destination", str(self.folder / "artifacts"),
-                   "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]  # fmt: skip
+        command = [
+            str(PROJECT_ROOT / ".venv/bin/mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{self.folder / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(self.folder / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+        ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
         with open(self.folder / "server.log", "ab") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)  # fmt: skip
+            self.process = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while not self._healthy():
             assert self.process.poll() is None, f"mlflow server exited; see {self.folder}"

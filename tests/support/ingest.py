@@ -263,8 +263,13 @@ def check_accepted(
     for item, path in zip(files, paths, strict=True):  # vehicles first, as ingest orders them
         expected, got = model.ingest(item.kind, item.data), by_name[path.name]
         counts = (got.rows, got.accepted, got.updated, got.duplicates, got.quarantined)
-        assert counts == (expected.rows, expected.accepted, expected.updated,
-                          expected.duplicates, len(expected.quarantined)), path.name  # fmt: skip
+        assert counts == (
+            expected.rows,
+            expected.accepted,
+            expected.updated,
+            expected.duplicates,
+            len(expected.quarantined),
+        ), path.name
         quarantined = _quarantine(got)
         assert list(zip(map(int, quarantined["row"]), quarantined["rule"], strict=True)) == (
             expected.quarantined

@@ -17,6 +17,7 @@ from sklearn.dummy import DummyRegressor
 from features.contract.events import MODEL_PROMOTED, model_resource
 from features.contract.registry import CANDIDATE, CHAMPION, Tag
 from features.settings import Settings
+from features.stores import model_registry
 from features.stores.offline import scan_snapshot
 from flows.evaluation import feature_frame, split_labeled
 from flows.train import tracking
@@ -24,7 +25,7 @@ from flows.train import tracking
 
 def trained_version(settings: Settings, source_model: str, version: str) -> Any:
     """A version of the pipeline's own registered model (the real trained one)."""
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     return client.get_model_version(source_model, version)
 
 
@@ -39,7 +40,7 @@ def register_copy(
     settings: Settings, source: Any, alias: str = CANDIDATE, **tag_changes: str | None
 ) -> str:
     """Register `source`'s model again under the test's name, with tags edited (None deletes)."""
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     edited = lineage_only(source.tags) | tag_changes
     tags = {k: v for k, v in edited.items() if v is not None}
     version = mlflow.register_model(source.source, settings.registered_model, tags=tags).version
@@ -51,7 +52,7 @@ def register_constant(
     settings: Settings, source: Any, constant: float, alias: str = CHAMPION
 ) -> str:
     """A model predicting `constant` for every vehicle, with valid lineage copied from `source`."""
-    client, experiment_id = tracking.connect(settings)
+    client, experiment_id = model_registry.connect(settings)
     rows = scan_snapshot(settings).collect()
     features = feature_frame(split_labeled(rows, settings.holdout_percent).train)
     model = DummyRegressor(strategy="constant", constant=constant).fit(

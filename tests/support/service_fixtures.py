@@ -57,9 +57,23 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        args = [redis_executable(), "--bind", "127.0.0.1", "--port", str(self.port),
-                "--dir", str(self.folder), "--dbfilename", "dump.rdb", "--save", "",
-                "--appendonly", "no", "--logfile", "redis.log"]  # fmt: skip
+        args = [
+            redis_executable(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.folder),
+            "--dbfilename",
+            "dump.rdb",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            "redis.log",
+        ]
         self.process = subprocess.Popen(args, start_new_session=True)
         deadline = time.monotonic() + 15
         while not self._answers():
@@ -198,8 +212,15 @@ def _materialize(settings: Settings) -> None:
     meta = read_meta(settings)
     features = scan_snapshot(settings, meta.snapshot_id).collect()
     with redis.Redis.from_url(settings.redis_url) as client:
-        materialize(client, OnlineKeys(settings.redis_key_prefix), meta.snapshot_id, features,
-                    batch_size=settings.online_write_batch, keep=2, as_of=meta.as_of)  # fmt: skip
+        materialize(
+            client,
+            OnlineKeys(settings.redis_key_prefix),
+            meta.snapshot_id,
+            features,
+            batch_size=settings.online_write_batch,
+            keep=2,
+            as_of=meta.as_of,
+        )
 
 
 def wait_ready(running: RunningService) -> None:
@@ -233,9 +254,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def service(
-    trained_store: TrainedStore, trained_model: Any, service_redis: RedisServer,
-    prefect_server: str, tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[RunningService]:  # fmt: skip
+    trained_store: TrainedStore,
+    trained_model: Any,
+    service_redis: RedisServer,
+    prefect_server: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningService]:
     """The service on a free port, serving a constant model as its first champion."""
     tmp = tmp_path_factory.mktemp("service")
     env = _service_env(trained_store, service_redis.url, prefect_server, tmp)
@@ -257,13 +281,27 @@ def launch(env: dict[str, str], tmp: Path, redis_server: RedisServer) -> Running
     env = env | {"BENTOML_HOME": str(tmp / "bentoml"), "PATH": SYSTEM_PATH}
     port = free_port()
     log = tmp / "service.log"
-    command = [str(PROJECT_ROOT / ".venv/bin/bentoml"), "serve", "service.service:Fleetcast",
-               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    command = [
+        str(PROJECT_ROOT / ".venv/bin/bentoml"),
+        "serve",
+        "service.service:Fleetcast",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    return RunningService(f"http://127.0.0.1:{port}", env, _settings_of(env), log, process,
-                          redis_server)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return RunningService(
+        f"http://127.0.0.1:{port}", env, _settings_of(env), log, process, redis_server
+    )
 
 
 @pytest.fixture

@@ -67,8 +67,11 @@ def test_serving_matrix_equals_the_polars_features_on_every_shipped_vehicle() ->
 
 
 def test_serving_matrix_of_one_extreme_listing_equals_the_polars_features() -> None:
-    listing = VehicleRecord(**vehicle(7, actual_price=1e-300, recommended_price=3.0e300,
-                                      num_images=2**53, description=0))  # fmt: skip
+    listing = VehicleRecord(
+        **vehicle(
+            7, actual_price=1e-300, recommended_price=3.0e300, num_images=2**53, description=0
+        )
+    )
     tables = features_of([listing]).select(FEATURE_NAMES).to_numpy().astype(np.float64)
     assert np.array_equal(feature_matrix([listing]), tables)
 
@@ -88,9 +91,11 @@ def test_only_reservations_before_as_of_count() -> None:
 
 def test_vehicle_without_reservations_is_labeled_zero_not_null() -> None:
     table = feature_table(
-        _vehicles([vehicle(1), vehicle(2)]), _reservations([reservation(1, T0)]),
-        dt.datetime(2023, 12, 31), new_listing_days=30,
-    ).collect()  # fmt: skip
+        _vehicles([vehicle(1), vehicle(2)]),
+        _reservations([reservation(1, T0)]),
+        dt.datetime(2023, 12, 31),
+        new_listing_days=30,
+    ).collect()
     assert table.filter(pl.col("vehicle_id") == 2)[TARGET].item() == 0
 
 
@@ -123,9 +128,11 @@ def test_vehicle_versions_are_point_in_time() -> None:
 def test_vehicle_unknown_at_as_of_is_left_out() -> None:
     later = _vehicles([vehicle(3)], valid_from=dt.datetime(2023, 9, 1), seq=2)
     table = feature_table(
-        pl.concat([_vehicles([vehicle(1)]), later]), _reservations([reservation(1, T0)]),
-        dt.datetime(2023, 8, 1), 30,
-    ).collect()  # fmt: skip
+        pl.concat([_vehicles([vehicle(1)]), later]),
+        _reservations([reservation(1, T0)]),
+        dt.datetime(2023, 8, 1),
+        30,
+    ).collect()
     assert table["vehicle_id"].to_list() == [1]
 
 

@@ -13,8 +13,15 @@ from features.contract.schema import (
 )
 from flows.ingest.rows import RULE, check_rows
 
-GOOD = {"vehicle_id": "7", "technology": "1", "actual_price": "55.5", "recommended_price": "50",
-        "num_images": "3", "street_parked": "0", "description": "250"}  # fmt: skip
+GOOD = {
+    "vehicle_id": "7",
+    "technology": "1",
+    "actual_price": "55.5",
+    "recommended_price": "50",
+    "num_images": "3",
+    "street_parked": "0",
+    "description": "250",
+}
 
 
 def _rule_of(model: type, **overrides: str | None) -> str | None:

@@ -115,8 +115,9 @@ def _assert_triggers(name: str, deployment: DeploymentResponse) -> None:
         (action,) = automation.actions
         assert (action.type, action.deployment_id) == ("run-deployment", deployment.id)
         related = trigger["match_related"] or {}
-        found.append({"expect": trigger["expect"], "match": trigger["match"],
-                      "match_related": related})  # fmt: skip
+        found.append(
+            {"expect": trigger["expect"], "match": trigger["match"], "match_related": related}
+        )
     key = repr
     assert sorted(found, key=key) == sorted(TRIGGERS.get(name, []), key=key)
 

@@ -26,17 +26,30 @@ from features.stores.online import OnlineKeys
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 READY_S = 120.0  # a cold start on a busy 2-core machine; ~20 s when quiet
 STOPPED_S = 20.0  # "within a few seconds", with room for a loaded machine
-LISTING = {"technology": 1, "actual_price": 64.5, "recommended_price": 60.0, "num_images": 5,
-           "street_parked": 0, "description": 60}  # fmt: skip
+LISTING = {
+    "technology": 1,
+    "actual_price": 64.5,
+    "recommended_price": 60.0,
+    "num_images": 5,
+    "street_parked": 0,
+    "description": 60,
+}
 COMMANDS = {
-    "fleetcast serve": lambda port: [str(PROJECT_ROOT / ".venv/bin/fleetcast"), "serve",
-                                     "--port", str(port)],
+    "fleetcast serve": lambda port: [
+        str(PROJECT_ROOT / ".venv/bin/fleetcast"),
+        "serve",
+        "--port",
+        str(port),
+    ],
     "make serve": lambda port: ["make", "--no-print-directory", "-C", str(PROJECT_ROOT), "serve"],
-}  # fmt: skip
+}
 # GNU make forwards SIGTERM to its recipe and waits out a SIGINT, which a terminal's Ctrl-C
 # sends to its whole process group (the command included) anyway.
-CASES = [("fleetcast serve", signal.SIGINT), ("fleetcast serve", signal.SIGTERM),
-         ("make serve", signal.SIGTERM)]  # fmt: skip
+CASES = [
+    ("fleetcast serve", signal.SIGINT),
+    ("fleetcast serve", signal.SIGTERM),
+    ("make serve", signal.SIGTERM),
+]
 
 
 def _ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -57,19 +70,34 @@ def _port_free(port: int) -> bool:
 
 @pytest.mark.parametrize(("command", "sig"), CASES, ids=[f"{c}-{s.name}" for c, s in CASES])
 def test_a_signal_to_the_command_alone_stops_the_whole_service(
-    command: str, sig: signal.Signals, trained_store: TrainedStore, prefect_server: str,
+    command: str,
+    sig: signal.Signals,
+    trained_store: TrainedStore,
+    prefect_server: str,
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     port, prefix = free_port(), f"stop-{uuid.uuid4().hex[:8]}"
-    env = os.environ | trained_store.env | {
-        "PATH": SYSTEM_PATH, "BENTOML_HOME": str(tmp_path / "bentoml"),
-        "FLEETCAST_REDIS_KEY_PREFIX": prefix, "FLEETCAST_SERVICE_PORT": str(port),
-    }  # fmt: skip
+    env = (
+        os.environ
+        | trained_store.env
+        | {
+            "PATH": SYSTEM_PATH,
+            "BENTOML_HOME": str(tmp_path / "bentoml"),
+            "FLEETCAST_REDIS_KEY_PREFIX": prefix,
+            "FLEETCAST_SERVICE_PORT": str(port),
+        }
+    )
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         # Its own session, so the signal reaches only the command, never its children directly.
-        process = subprocess.Popen(COMMANDS[command](port), env=env, cwd=tmp_path, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            COMMANDS[command](port),
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         _ready(url, process, log)

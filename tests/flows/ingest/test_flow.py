@@ -41,9 +41,13 @@ def base(flow_settings: Settings) -> Settings:
     _shipped(
         flow_settings,
         [vehicle(1), vehicle(2, technology=0), vehicle(3, num_images=0)],
-        [reservation(1, "2023-01-02 10:00:00"), reservation(1, "2023-02-02 10:00:00"),
-         reservation(2, "2023-03-02 10:00:00"), reservation(3, "2023-04-02 10:00:00")],
-    )  # fmt: skip
+        [
+            reservation(1, "2023-01-02 10:00:00"),
+            reservation(1, "2023-02-02 10:00:00"),
+            reservation(2, "2023-03-02 10:00:00"),
+            reservation(3, "2023-04-02 10:00:00"),
+        ],
+    )
     ingest_flow()
     return flow_settings
 
@@ -86,10 +90,14 @@ def test_bad_rows_are_quarantined_with_source_row_and_rule(flow_settings: Settin
         vehicle(4),
     ]
     _shipped(
-        flow_settings, rows,
-        [reservation(1, "2023-01-01 00:00:00"), reservation(99, "2023-01-01 00:00:00"),
-         {"vehicle_id": 4, "created_at": "2023-02-30 12:00:00"}],
-    )  # fmt: skip
+        flow_settings,
+        rows,
+        [
+            reservation(1, "2023-01-01 00:00:00"),
+            reservation(99, "2023-01-01 00:00:00"),
+            {"vehicle_id": 4, "created_at": "2023-02-30 12:00:00"},
+        ],
+    )
     report = ingest_flow()
     vehicles, reservations = report.files
     assert (vehicles.accepted, vehicles.quarantined) == (2, 2)

@@ -28,8 +28,16 @@ def _log(settings: Settings, first: int, count: int) -> None:
     client = redis.Redis.from_url(settings.redis_url or "")
     key = OnlineKeys(settings.redis_key_prefix).prediction_log
     for i in range(first, first + count):
-        entry = LoggedPrediction(f"r{i}", 0, 1_764_000_000.0 + i, "/predict", "3", i,
-                                 [float(i)] * len(FEATURE_NAMES), i / 10)  # fmt: skip
+        entry = LoggedPrediction(
+            f"r{i}",
+            0,
+            1_764_000_000.0 + i,
+            "/predict",
+            "3",
+            i,
+            [float(i)] * len(FEATURE_NAMES),
+            i / 10,
+        )
         client.xadd(key, {FIELD: encode(entry)})
 
 

@@ -30,13 +30,13 @@ from features.contract.formulas import FEATURE_NAMES
 from features.contract.registry import CHAMPION, Tag, model_uri
 from features.contract.schema import ENTITY
 from features.settings import PROJECT_ROOT, Settings
+from features.stores import model_registry
 from features.stores.offline import scan_snapshot
 from flows.evaluation import NotEnoughDataError, feature_frame
 from flows.ingest.flow import ingest_flow
 from flows.monitor.drift import drift_flow, make_report
 from flows.snapshot.flow import feature_build_flow
 from flows.synthetic import ShiftedMonth, generate
-from flows.train import tracking
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -58,9 +58,15 @@ def drift_settings(
     snapshot = feature_build_flow()
     source = trained_store.settings
     real = trained_version(settings, source.registered_model, trained_store.result.trained.version)
-    register_copy(settings, real, alias=CHAMPION, **{
-        Tag.SNAPSHOT_ID: snapshot.snapshot_id, Tag.holdout("mae"): real.tags[Tag.holdout("mae")],
-    })  # fmt: skip
+    register_copy(
+        settings,
+        real,
+        alias=CHAMPION,
+        **{
+            Tag.SNAPSHOT_ID: snapshot.snapshot_id,
+            Tag.holdout("mae"): real.tags[Tag.holdout("mae")],
+        },
+    )
     return settings
 
 
@@ -112,7 +118,7 @@ def test_identical_reference_and_current_find_no_drift_and_announce_nothing(
 
 def _served_by_the_champion(settings: Settings, rows: pl.DataFrame) -> pl.DataFrame:
     """What the service would have logged for `rows` a day ago: the champion's predictions."""
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     version = client.get_model_version_by_alias(settings.registered_model, CHAMPION).version
     model = mlflow.sklearn.load_model(model_uri(settings.registered_model, version))
     yesterday = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=1)
@@ -146,7 +152,7 @@ def test_a_shifted_month_is_detected_announced_and_reported(drift_settings: Sett
 
 def _assert_attached(settings: Settings, result: Any) -> None:
     """The report is in the champion's MLflow run and the verdict in the run's artifact."""
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     version = client.get_model_version(settings.registered_model, result.champion_version)
     logged = {Path(a.path).name for a in client.list_artifacts(version.run_id, "drift")}
     assert Path(result.report_path).name in logged
@@ -161,8 +167,9 @@ def test_too_few_rows_make_no_decision(drift_settings: Settings) -> None:
     empty = drift_flow()
     assert not empty.decided and "no logged predictions" in empty.message
     rows = scan_snapshot(drift_settings).head(5).collect()
-    write_log(drift_settings, log_rows(rows, dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                                       [1.0] * 5, "1"))  # fmt: skip
+    write_log(
+        drift_settings, log_rows(rows, dt.datetime.now(dt.UTC).replace(tzinfo=None), [1.0] * 5, "1")
+    )
     few = drift_flow()
     assert not few.decided and not few.detected and few.current_rows == 5
     assert "5 current rows, fewer than the 200" in few.message

@@ -19,10 +19,16 @@ T = dt.datetime(2026, 11, 20, 12, 0)
 
 def _meta(snapshot_id: str, as_of: dt.datetime, created_at: dt.datetime) -> SnapshotMeta:
     return SnapshotMeta(
-        snapshot_id=snapshot_id, as_of=as_of.isoformat(), content_sha256="", vehicles=0,
-        labeled=0, feature_names=list(FEATURE_NAMES), schema_version=1, raw_store_version=1,
+        snapshot_id=snapshot_id,
+        as_of=as_of.isoformat(),
+        content_sha256="",
+        vehicles=0,
+        labeled=0,
+        feature_names=list(FEATURE_NAMES),
+        schema_version=1,
+        raw_store_version=1,
         created_at=created_at.replace(tzinfo=dt.UTC).isoformat(timespec="seconds"),
-    )  # fmt: skip
+    )
 
 
 def test_the_outcome_snapshot_is_the_one_with_the_latest_data_cut() -> None:

@@ -23,9 +23,10 @@ from support.registry import (
 from features.contract.events import model_resource
 from features.contract.registry import CANDIDATE, CHAMPION, Tag
 from features.settings import Settings
+from features.stores import model_registry
 from flows.promote.contenders import champion_history
-from flows.promote.flow import Promotion, promote_flow
-from flows.train import tracking
+from flows.promote.decision import Promotion
+from flows.promote.flow import promote_flow
 from flows.train.flow import train_flow
 
 pytestmark = pytest.mark.integration
@@ -39,13 +40,13 @@ def real(trained_store: TrainedStore, model_settings: Settings) -> Any:
 
 
 def _aliases(settings: Settings) -> dict[str, str]:
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     aliases = client.get_registered_model(settings.registered_model).aliases
     return {alias: str(version) for alias, version in aliases.items()}
 
 
 def _tags(settings: Settings, version: str) -> dict[str, str]:
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     return client.get_model_version(settings.registered_model, version).tags
 
 
@@ -144,7 +145,7 @@ def test_a_candidate_that_fails_to_load_is_refused(
 ) -> None:
     broken = Path(shutil.copytree(mlflow.artifacts.download_artifacts(real.source), tmp_path / "m"))
     (broken / "model.pkl").write_bytes(b"not a pickle")
-    client, _ = tracking.connect(model_settings)
+    client, _ = model_registry.connect(model_settings)
     mlflow.register_model(real.source, model_settings.registered_model)  # creates the name
     version = client.create_model_version(
         model_settings.registered_model,

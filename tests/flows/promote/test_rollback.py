@@ -9,8 +9,8 @@ from support.registry import first_promotion_received, register_copy, trained_ve
 
 from features.contract.registry import CANDIDATE, CHAMPION, Tag
 from features.settings import Settings
+from features.stores import model_registry
 from flows.promote.rollback import RollbackRefused, rollback_flow
-from flows.train import tracking
 
 pytestmark = pytest.mark.integration
 
@@ -18,8 +18,11 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def history(trained_store: TrainedStore, model_settings: Settings) -> dict[str, str]:
     """v1 was champion, v2 replaced it and is champion now, v3 is a candidate never promoted."""
-    source = trained_version(model_settings, trained_store.settings.registered_model,
-                             trained_store.result.trained.version)  # fmt: skip
+    source = trained_version(
+        model_settings,
+        trained_store.settings.registered_model,
+        trained_store.result.trained.version,
+    )
     v1 = register_copy(model_settings, source, CHAMPION, **{Tag.PROMOTED_AT: "2026-01-01T00:00:00"})
     v2 = register_copy(model_settings, source, CHAMPION, **{Tag.PROMOTED_AT: "2026-02-01T00:00:00"})
     v3 = register_copy(model_settings, source, CANDIDATE)
@@ -27,12 +30,12 @@ def history(trained_store: TrainedStore, model_settings: Settings) -> dict[str, 
 
 
 def _version(settings: Settings, alias: str) -> str:
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     return str(client.get_model_version_by_alias(settings.registered_model, alias).version)
 
 
 def _tags(settings: Settings, version: str) -> dict[str, str]:
-    client, _ = tracking.connect(settings)
+    client, _ = model_registry.connect(settings)
     return client.get_model_version(settings.registered_model, version).tags
 
 

@@ -33,8 +33,12 @@ def varied(flow_settings: Settings) -> Settings:
     ingest_flow()
     arrivals = [vehicle(9000 + i, num_images=i) for i in range(7)] + [vehicle(5, actual_price=999)]
     late = [reservation(9001, "2024-01-02 09:00:00"), reservation(5, "2024-01-03 10:00:00")]
-    ingest_flow(paths=[str(write_vehicles(flow_settings.home / "v2.csv", arrivals)),
-                       str(write_reservations(flow_settings.home / "r2.csv", late))])  # fmt: skip
+    ingest_flow(
+        paths=[
+            str(write_vehicles(flow_settings.home / "v2.csv", arrivals)),
+            str(write_reservations(flow_settings.home / "r2.csv", late)),
+        ]
+    )
     return flow_settings
 
 
@@ -47,11 +51,15 @@ def _full_and_merged(settings: Settings, partitions: int) -> tuple[pl.DataFrame,
     full = feature_table(vehicles, reservations, AS_OF, days).collect()
     start = history_start(reservations, AS_OF)
     parts = [
-        feature_table(vehicles.filter(in_partition(p, partitions)),
-                      reservations.filter(in_partition(p, partitions)),
-                      AS_OF, days, start=start).collect()
+        feature_table(
+            vehicles.filter(in_partition(p, partitions)),
+            reservations.filter(in_partition(p, partitions)),
+            AS_OF,
+            days,
+            start=start,
+        ).collect()
         for p in range(partitions)
-    ]  # fmt: skip
+    ]
     assert sum(part.height > 0 for part in parts) == partitions  # no partition is trivially empty
     return full, pl.concat(parts).sort(ENTITY)
 
@@ -77,8 +85,9 @@ def test_a_partition_needs_the_whole_datas_history_start(varied: Settings) -> No
 
 @pytest.fixture
 def dask_address() -> Iterator[str]:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:  # fmt: skip
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         yield cluster.scheduler_address
 
 

@@ -12,9 +12,10 @@ from conftest import TrainedStore
 from features.contract.formulas import FEATURE_NAMES
 from features.contract.registry import CANDIDATE, ONNX_ARTIFACT, Tag
 from features.settings import Settings
+from features.stores import model_registry
 from features.stores.offline import scan_snapshot
 from flows.evaluation import feature_frame, is_holdout, split_labeled
-from flows.train import families, tracking
+from flows.train import families
 from flows.train.export import predict, session
 from flows.train.families import UnknownFamilyError
 from flows.train.flow import train_flow
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 def _version(store: TrainedStore):
-    client, _ = tracking.connect(store.settings)
+    client, _ = model_registry.connect(store.settings)
     return client, client.get_model_version(
         store.settings.registered_model, store.result.trained.version
     )
@@ -74,8 +75,14 @@ def test_the_run_logs_plots_comparison_signature_and_example(trained_store: Trai
     logged |= {
         a.path for folder in ("plots", "onnx") for a in client.list_artifacts(run_id, folder)
     }
-    assert {"plots/feature_importance.png", "plots/residuals.png", ONNX_ARTIFACT,
-            "comparison.csv", "comparison.md", "features.json"} <= logged  # fmt: skip
+    assert {
+        "plots/feature_importance.png",
+        "plots/residuals.png",
+        ONNX_ARTIFACT,
+        "comparison.csv",
+        "comparison.md",
+        "features.json",
+    } <= logged
     png = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="plots/residuals.png")
     assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     features = mlflow.artifacts.load_dict(f"runs:/{run_id}/features.json")

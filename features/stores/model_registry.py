@@ -1,0 +1,118 @@
+"""The one door to MLflow's tracking store and model registry, for flows and service alike.
+
+`mlflow` is imported inside functions: it takes seconds to import, and `fleetcast --help` or a
+service worker's import must not pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from features.contract.errors import FleetcastError
+from features.contract.registry import CHAMPION
+from features.settings import Settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+class NoChampionError(FleetcastError, LookupError):
+    """The registered model has no version at `champion` (or one without its lineage)."""
+
+
+class RegistryUnreachable(FleetcastError, ConnectionError):
+    """The MLflow tracking store did not answer: down, or not reachable from here."""
+
+    def __init__(self, cause: BaseException) -> None:
+        # Names the failure, not the store's address: this text is shown by GET /model.
+        super().__init__(f"the MLflow tracking store is unreachable ({type(cause).__name__})")
+
+
+def client(settings: Settings) -> MlflowClient:
+    """A client of the configured tracking store and registry (the same URI for both)."""
+    import mlflow
+
+    if settings.mlflow_tracking_uri is None:
+        settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    _point_mlflow_at(settings.tracking_uri)
+    return mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
+
+
+def connect(settings: Settings) -> tuple[MlflowClient, str]:
+    """A client and the id of the experiment (created if missing)."""
+    from mlflow.exceptions import MlflowException
+
+    store = client(settings)
+    experiment = store.get_experiment_by_name(settings.mlflow_experiment)
+    if experiment is not None:
+        return store, experiment.experiment_id
+    # The default SQLite store would put artifacts in ./mlruns of whatever the cwd is.
+    location = None
+    if settings.mlflow_tracking_uri is None:
+        location = (settings.mlflow_dir / "artifacts").as_uri()
+    try:
+        return store, store.create_experiment(settings.mlflow_experiment, location)
+    except MlflowException:  # created meanwhile by a concurrent run
+        created = store.get_experiment_by_name(settings.mlflow_experiment)
+        if created is None:
+            raise
+        return store, created.experiment_id
+
+
+def version_at_alias(settings: Settings, alias: str) -> ModelVersion | None:
+    """The registered model's version at `alias`; None if there is none.
+
+    Raises RegistryUnreachable when the store does not answer: that is not "no version".
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client(settings).get_model_version_by_alias(settings.registered_model, alias)
+    except MlflowException as error:
+        if (network := unreachable_cause(error)) is not None:
+            raise RegistryUnreachable(network) from error
+        return None  # no registered model yet, or no version has the alias
+
+
+def champion(settings: Settings) -> ModelVersion:
+    """The version at `champion` now; NoChampionError if there is none."""
+    version = version_at_alias(settings, CHAMPION)
+    if version is None:
+        raise NoChampionError(
+            f"{settings.registered_model} has no {CHAMPION!r} version: run the pipeline first"
+        )
+    return version
+
+
+def unreachable_cause(error: BaseException) -> BaseException | None:
+    """The network error behind `error` (MLflow wraps it, often only as __context__), if any."""
+    import requests
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, requests.exceptions.RequestException):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _point_mlflow_at(uri: str) -> None:
+    """Set MLflow's process-wide store for its fluent API, without touching the environment.
+
+    MLflow 3 also exports the URIs to os.environ, where Settings reads MLFLOW_TRACKING_URI:
+    the first store used would then silently stick to every later Settings in this process.
+    """
+    import mlflow
+
+    saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
