@@ -19,6 +19,8 @@ from sklearn.linear_model import PoissonRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from features.contract.errors import FleetcastError
+
 BASELINE = "median"
 
 
