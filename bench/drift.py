@@ -51,6 +51,7 @@ def write_child(home: str, rows: int) -> None:
     import mlflow.sklearn
     import polars as pl
 
+    from features.contract.clock import naive_now as now_utc
     from features.contract.prediction_log import LOG_SCHEMA, STREAM_ID
     from features.contract.registry import model_uri
     from features.contract.schema import ENTITY
@@ -58,7 +59,7 @@ def write_child(home: str, rows: int) -> None:
     from features.stores.offline import latest_snapshot_id, read_meta, scan_snapshot
     from flows.evaluation import feature_frame
     from flows.monitor.drift import resolve_champion
-    from flows.monitor.drift_data import data_cut, now_utc
+    from flows.monitor.drift_data import data_cut
 
     settings = get_settings()
     champion = resolve_champion.fn(settings)

@@ -6,7 +6,6 @@ imported inside functions: it costs seconds and the service needs it only when (
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from features.contract import clock
 from features.contract.errors import FleetcastError
 from features.contract.formulas import FEATURE_NAMES, feature_matrix
 from features.contract.registry import (
@@ -185,7 +185,7 @@ def load(settings: Settings, version: Any) -> Served:
         backend=backend,
         backend_note=note,
         tags=dict(version.tags),
-        loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        loaded_at=clock.stamp("milliseconds"),
     )
 
 

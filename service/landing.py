@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import uuid
 from pathlib import Path
 
+from features.contract import clock
 from features.contract.schema import VehicleRecord, columns
 from features.settings import Settings
 from features.stores.atomic import write_text_atomic
@@ -20,7 +20,7 @@ def land(settings: Settings, record: VehicleRecord) -> Path:
     header = columns(VehicleRecord)
     writer.writerow(header)
     writer.writerow([getattr(record, name) for name in header])
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    stamp = clock.compact_stamp()
     path = (
         settings.landing_dir / f"api-vehicle-{record.vehicle_id}-{stamp}-{uuid.uuid4().hex[:6]}.csv"
     )

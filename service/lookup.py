@@ -6,7 +6,7 @@ import bentoml
 import redis.asyncio
 from redis.exceptions import RedisError
 
-from features.local.redis_server import running_embedded_url
+from features.local.redis_server import current_url
 from features.settings import get_settings
 from features.stores.online import AsyncOnlineStore, OnlineKeys
 from service.http import quiet_client_errors
@@ -33,7 +33,7 @@ class OnlineLookup:
 
     def _connect(self) -> AsyncOnlineStore:
         if self._store is None:
-            url = self._settings.redis_url or running_embedded_url(self._settings)
+            url = current_url(self._settings)
             if url is None:
                 raise bentoml.exceptions.ServiceUnavailable(f"{STORE_DOWN}: none configured")
             # Short timeouts: a down store must answer 503 quickly, not hold requests.

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
+from features.local.processes import alive
+
 MODEL_INFO = Gauge(
     "fleetcast_model_info",
     "1 for each model version some live worker serves (retired versions are hidden).",
@@ -84,17 +86,7 @@ def forget_dead_workers() -> list[int]:
     dead: list[int] = []
     for path in Path(folder).glob("gauge_live*_*.db") if folder else ():
         pid = int(path.stem.rsplit("_", 1)[1])
-        if not _alive(pid):
+        if not alive(pid):
             multiprocess.mark_process_dead(pid)
             dead.append(pid)
     return dead
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True

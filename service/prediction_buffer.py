@@ -21,7 +21,7 @@ import redis.asyncio
 from redis.exceptions import RedisError
 
 from features.contract.prediction_log import FIELD, LoggedPrediction, encode
-from features.local.redis_server import running_embedded_url
+from features.local.redis_server import current_url
 from features.settings import Settings
 from features.stores.online import OnlineKeys
 from service import metrics
@@ -144,7 +144,7 @@ class PredictionLog:
 
     def _connect(self) -> redis.asyncio.Redis:
         if self._client is None:
-            url = self._settings.redis_url or running_embedded_url(self._settings)
+            url = current_url(self._settings)
             if url is None:
                 raise ConnectionError("no Redis configured or running")
             self._client = redis.asyncio.Redis.from_url(

@@ -8,13 +8,13 @@ failure keeps the old version serving and is reported in /model.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import gc
 import logging
 import os
 import re
 from dataclasses import dataclass, field
 
+from features.contract import clock
 from features.contract.events import MODEL_PROMOTED, model_resource, promoted_version
 from features.local.prefect_server import running_local_url
 from features.settings import Settings
@@ -26,10 +26,6 @@ logger = logging.getLogger("fleetcast.service")
 RETRY_SECONDS = 5.0
 # URIs (which may carry credentials) and urllib3's "host='...', port=N": GET /model is public.
 _ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://\S+|host='[^']*', port=\d+", re.IGNORECASE)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def _reason(error: Exception) -> str:
@@ -77,7 +73,7 @@ class Reloader:
         return attempt
 
     async def _attempt(self, trigger: str) -> ReloadAttempt:
-        at = _now()
+        at = clock.stamp("milliseconds")
         current = self._slot.served
         try:
             version = await asyncio.to_thread(champion_version, self._settings)
@@ -134,7 +130,7 @@ class Reloader:
         async with get_events_subscriber(filter=promotions, reconnection_attempts=3) as events:
             logger.info("listening for %s on %s", MODEL_PROMOTED, api_url)
             self._slot.events = self._slot.events.model_copy(
-                update={"connected": True, "connected_at": _now()}
+                update={"connected": True, "connected_at": clock.stamp("milliseconds")}
             )
             async for event in events:
                 self._received(promoted_version(event.payload))
@@ -150,6 +146,6 @@ class Reloader:
             update={
                 "received": listener.received + 1,
                 "last_version": version,
-                "last_received_at": _now(),
+                "last_received_at": clock.stamp("milliseconds"),
             }
         )

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from features.local.prefect_server import start_local, stop_local
-from features.local.redis_server import free_port, start_embedded, stop_embedded
+from features.local.processes import free_port
+from features.local.redis_server import start_embedded, stop_embedded
 from features.settings import PROJECT_ROOT, Settings
 
 # The real BentoML service fixtures, shared by tests/service/ and tests/reliability/.

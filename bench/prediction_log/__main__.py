@@ -33,7 +33,7 @@ from bench.service.cpu import wait_quiet
 from bench.service.procs import VENV_BIN, Server
 from bench.service.servers import FLEETCAST, READY_TIMEOUT_S
 from bench.service.state import State, daemon_pids, prepare
-from features.local.redis_server import free_port
+from features.local.processes import free_port
 from features.stores.online import OnlineKeys
 
 OUT = PROJECT_ROOT / "bench" / "out"

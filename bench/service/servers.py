@@ -18,7 +18,7 @@ from bench.service import procs
 from bench.service.baseline import MODEL_ENV
 from bench.service.procs import VENV_BIN, Server
 from bench.service.state import State
-from features.local.redis_server import free_port
+from features.local.processes import free_port
 
 READY_TIMEOUT_S = 240.0  # a cold BentoML start with mlflow imports, on a busy 2-core machine
 FLEETCAST = "service.service:Fleetcast"

@@ -19,7 +19,7 @@ from bench.service.bodies import write_bodies
 from bench.service.procs import VENV_BIN, Server
 from bench.service.servers import FLEETCAST, READY_TIMEOUT_S
 from bench.service.state import State
-from features.local.redis_server import free_port
+from features.local.processes import free_port
 
 UNKNOWN_IDS = [10**12 + k for k in range(8)]  # far above any generated id: must answer 404
 

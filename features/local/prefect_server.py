@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from features.local.redis_server import free_port
+from features.local.processes import alive, free_port
 from features.settings import Settings
 from features.stores.atomic import exclusive_lock, write_text_atomic
 
@@ -44,15 +44,7 @@ def running_local_url(settings: Settings) -> str | None:
         return None
     state = json.loads(path.read_text())
     # The recorded process must still be ours: its port may since belong to another server.
-    return state["api_url"] if _alive(state["pid"]) and _healthy(state["api_url"]) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return state["api_url"] if alive(state["pid"]) and _healthy(state["api_url"]) else None
 
 
 def _server_env(settings: Settings, port: int) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import redis
 
+from features.local.processes import free_port
 from features.settings import Settings
 from features.stores.atomic import exclusive_lock
 
@@ -56,10 +56,9 @@ def running_embedded_url(settings: Settings) -> str | None:
     return url if _answers(url) else None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def current_url(settings: Settings) -> str | None:
+    """The Redis to use now: the configured `REDIS_URL`, else the embedded one if it runs."""
+    return settings.redis_url or running_embedded_url(settings)
 
 
 def start_embedded(settings: Settings) -> tuple[str, subprocess.Popen[bytes]]:

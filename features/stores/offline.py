@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from features.contract import clock
 from features.contract.errors import FleetcastError
 from features.contract.formulas import FEATURE_NAMES, TARGET
 from features.contract.point_in_time import SNAPSHOT_COLUMNS
@@ -76,7 +77,7 @@ def write_snapshot(
         feature_names=list(FEATURE_NAMES),
         schema_version=SCHEMA_VERSION,
         raw_store_version=raw_store_version,
-        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        created_at=clock.stamp(),
     )
     final = _snapshots_dir(settings) / snapshot_id
     if not final.exists():

@@ -256,12 +256,12 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port [default: FLEETCAST_SERVICE_PORT]")] = None,
 ) -> None:
     """Serve the champion with BentoML in the foreground (Ctrl-C stops it)."""
-    from features.local.redis_server import running_embedded_url, start_embedded
+    from features.local.redis_server import current_url, start_embedded
 
     settings = get_settings()
     _prefect()  # the service follows promotions on this server's event stream
     # The embedded Redis stays up after the service stops, like `fleetcast redis start`.
-    redis = settings.redis_url or running_embedded_url(settings) or start_embedded(settings)[0]
+    redis = current_url(settings) or start_embedded(settings)[0]
     port = port or settings.service_port
     typer.echo(f"starting the service on http://127.0.0.1:{port} (ready in ~20 s); try:")
     typer.echo(CURL_EXAMPLE.format(port=port))

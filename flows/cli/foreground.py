@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
+from features.local.processes import alive, descendants
+
 STOP_TIMEOUT_S = 60.0
 
 
@@ -36,40 +38,17 @@ def stop(child: subprocess.Popen[bytes], stop_signal: int, timeout: float = STOP
             child.send_signal(stop_signal)
             child.wait(timeout)
         while tree and time.monotonic() < deadline:  # let them finish their own clean stop
-            tree = [pid for pid in tree if _alive(pid)]
+            tree = [pid for pid in tree if alive(pid)]
             time.sleep(0.05)
     except (subprocess.TimeoutExpired, KeyboardInterrupt):
         pass
     if child.poll() is None:
         _kill(child.pid)
     for pid in tree:
-        if _alive(pid):  # checked just before: its pid may be someone else's by now
+        if alive(pid):  # checked just before: its pid may be someone else's by now
             _kill(pid)
     child.wait()
     return child.returncode
-
-
-def descendants(pid: int) -> list[int]:
-    """Every living process below `pid`, read from /proc (children before grandchildren)."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        below = parents.get(todo.pop(0), [])
-        found += below
-        todo += below
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"  # a zombie has stopped; only its parent's wait is missing
 
 
 def _kill(pid: int) -> None:

@@ -260,7 +260,7 @@ def with_staged(manifest: raw_store.Manifest, staged: list[StagedFile]) -> raw_s
     parts = {kind: list(paths) for kind, paths in manifest.parts.items()}
     sources = dict(manifest.sources)
     clock = manifest.clock_time
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    now = clock.stamp()
     for item in fresh:
         if item.part:
             parts[item.source.kind].append(item.part)

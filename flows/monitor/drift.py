@@ -19,6 +19,7 @@ from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact
 from prefect.events import emit_event
 
+from features.contract import clock
 from features.contract.events import DRIFT_DETECTED, model_resource
 from features.contract.registry import Tag
 from features.settings import Settings, get_settings
@@ -65,7 +66,7 @@ def load_current(
     if kind == "snapshot":
         return drift_data.snapshot_window(settings, snapshot_id)
     days = window_days or settings.drift_window_days
-    return drift_data.logged_window(settings, days, drift_data.now_utc())
+    return drift_data.logged_window(settings, days, clock.naive_now())
 
 
 @step

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from features.contract import clock
 from features.contract.formulas import FEATURE_NAMES, TARGET
 from features.contract.prediction_log import (
     MODEL_VERSION,
@@ -31,19 +32,6 @@ class Current:
     kind: str  # "predictions" or "snapshot"
     source: str  # e.g. "predictions since 2026-11-17 06:00:00" or "snapshot <id>"
     rows: pl.DataFrame  # FEATURE_NAMES, plus the log's columns for predictions
-
-
-def naive_utc(stamp: str) -> dt.datetime:
-    """An ISO timestamp as naive UTC, fleetcast's convention (`created_at` carries +00:00)."""
-    parsed = dt.datetime.fromisoformat(stamp)
-    if parsed.tzinfo is None:
-        return parsed
-    return parsed.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def now_utc() -> dt.datetime:
-    """Wall-clock now, naive UTC."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def reference_rows(settings: Settings, snapshot_id: str) -> pl.DataFrame:
@@ -72,7 +60,7 @@ def snapshot_window(settings: Settings, snapshot_id: str | None) -> Current:
 def data_cut(meta: SnapshotMeta) -> dt.datetime:
     """The last instant a snapshot's labels can know about: its `as_of`, or its creation time
     if earlier (a snapshot cut in the future still only saw the data present when built)."""
-    return min(naive_utc(meta.as_of), naive_utc(meta.created_at))
+    return min(clock.naive_utc(meta.as_of), clock.naive_utc(meta.created_at))
 
 
 def outcome_snapshot(metas: Iterable[SnapshotMeta]) -> SnapshotMeta | None:

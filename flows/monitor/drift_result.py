@@ -3,11 +3,11 @@ forms it is shown in (JSON beside the report, the Prefect artifact, the printed 
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, replace
 
 import polars as pl
 
+from features.contract import clock
 from features.settings import Settings
 from flows.monitor.drift_data import Current
 from flows.monitor.drift_report import DRIFT_METHOD, DRIFT_THRESHOLD, ColumnDrift, Numbers
@@ -107,7 +107,7 @@ def judge(
         holdout_mae=champion.holdout_mae,
         mae_ratio=ratio,
         mae_ratio_threshold=settings.drift_mae_ratio_threshold,
-        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        created_at=clock.stamp("milliseconds"),
     )
     return _with_message(result)
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact
 from prefect.events import emit_event
 
+from features.contract import clock
 from features.contract.events import MODEL_PROMOTED, model_resource, promotion_payload
 from features.contract.registry import CHAMPION
 from features.settings import Settings, get_settings
@@ -124,6 +123,6 @@ def _record(
         candidate_scores=judged.candidate.scores,
         champion_scores=judged.champion.scores if judged.champion else None,
         baseline_scores=judged.baseline,
-        decided_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        decided_at=clock.stamp(),
         flow_run_id=runtime.flow_run.id,
     )

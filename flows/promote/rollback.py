@@ -3,13 +3,13 @@ promotion, so every serving worker swaps at once instead of at its next alias po
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.events import emit_event
 
+from features.contract import clock
 from features.contract.errors import FleetcastError
 from features.contract.events import MODEL_PROMOTED, model_resource, promotion_payload
 from features.contract.registry import CHAMPION, Tag
@@ -120,7 +120,7 @@ def rollback_flow(version: str, reason: str) -> Rollback:
             version=str(version),
             replaced_version=replaced,
             reason=reason.strip(),
-            rolled_back_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            rolled_back_at=clock.stamp(),
         )
         move_champion(settings, rollback)
     announce(rollback)

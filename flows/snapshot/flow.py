@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.events import emit_event
 from prefect.utilities.annotations import unmapped
 
+from features.contract import clock
 from features.contract.events import FEATURES_MATERIALIZED, snapshot_resource
 from features.contract.point_in_time import feature_table, history_start, in_partition
 from features.contract.schema import ENTITY
@@ -31,11 +32,7 @@ from flows.tasks import network_step, step
 
 def normalize_as_of(as_of: dt.datetime | None) -> dt.datetime:
     """`as_of` as naive UTC (the raw timestamps' convention); default now."""
-    if as_of is None:
-        return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    if as_of.tzinfo is not None:
-        return as_of.astimezone(dt.UTC).replace(tzinfo=None)
-    return as_of
+    return clock.naive_now() if as_of is None else clock.as_naive_utc(as_of)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +13,7 @@ from sklearn.base import RegressorMixin
 from sklearn.inspection import permutation_importance
 from threadpoolctl import threadpool_limits
 
+from features.contract import clock
 from features.contract.formulas import FEATURE_NAMES
 from features.settings import Settings, get_settings
 from features.stores.offline import SnapshotMeta, read_meta, scan_snapshot
@@ -192,7 +192,7 @@ def train_flow(snapshot_id: str | None = None, families: list[str] | None = None
         fast,
         figures,
         table,
-        trained_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        trained_at=clock.stamp(),
     )
     publish_comparison(result, table)
     return result

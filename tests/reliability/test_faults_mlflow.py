@@ -18,6 +18,7 @@ from support.faults import LoadLoop, MlflowServer, figures, known_vehicles, own_
 from support.registry import register_constant
 from support.service_fixtures import RedisServer, RunningService, WorkerInfo, serves_and_heard, stop
 
+from features.contract import clock
 from features.contract.events import MODEL_PROMOTED, model_resource
 from features.contract.registry import CANDIDATE, CHAMPION
 from features.stores import model_registry
@@ -145,6 +146,5 @@ def _assert_reported_without_address(attempt: dict[str, str], server: MlflowServ
 
 
 def _iso_now() -> str:
-    import datetime as dt
 
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    return clock.stamp("milliseconds")

@@ -27,7 +27,7 @@ from support.service_fixtures import WORKERS, RedisServer, RunningService, stop
 
 from features.contract.events import MODEL_PROMOTED, model_resource
 from features.contract.registry import CANDIDATE, CHAMPION
-from features.local.redis_server import free_port
+from features.local.processes import free_port
 from features.settings import PROJECT_ROOT
 from features.stores import model_registry
 

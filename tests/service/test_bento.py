@@ -17,7 +17,7 @@ from conftest import SYSTEM_PATH, TrainedStore
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from features.local.redis_server import free_port
+from features.local.processes import free_port
 from features.settings import PROJECT_ROOT
 
 BENTOML = str(Path(sys.executable).parent / "bentoml")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from conftest import TrainedStore
 
-from features.local.redis_server import free_port
+from features.local.processes import free_port
 from features.settings import PROJECT_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

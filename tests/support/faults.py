@@ -22,7 +22,7 @@ from conftest import TrainedStore
 from features.contract.prediction_log import decode
 from features.contract.schema import ENTITY
 from features.local.prefect_server import start_local, stop_local
-from features.local.redis_server import free_port
+from features.local.processes import free_port
 from features.settings import PROJECT_ROOT, Settings
 from features.stores.offline import scan_snapshot
 from service.http import REQUEST_ID_HEADER, VERSION_HEADER

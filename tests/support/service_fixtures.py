@@ -28,7 +28,8 @@ import redis
 from conftest import SYSTEM_PATH, TrainedStore
 
 from features.contract.schema import ENTITY
-from features.local.redis_server import free_port, redis_executable
+from features.local.processes import free_port
+from features.local.redis_server import redis_executable
 from features.settings import PROJECT_ROOT, Settings
 from features.stores.offline import read_meta, scan_snapshot
 from features.stores.online import OnlineKeys

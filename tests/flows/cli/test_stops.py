@@ -19,7 +19,7 @@ import pytest
 import redis
 from conftest import SYSTEM_PATH, TrainedStore
 
-from features.local.redis_server import free_port
+from features.local.processes import free_port
 from features.settings import PROJECT_ROOT
 from features.stores.online import OnlineKeys
 
