@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 import annotated_types as at
 import polars as pl
@@ -54,6 +55,16 @@ _POLARS_DTYPES: dict[type, pl.DataType] = {
     float: pl.Float64(),
     dt.datetime: pl.Datetime("us"),
 }
+# The record kinds: one CSV file, raw-store table and pydantic model each.
+RecordKind = Literal["vehicles", "reservations"]
+VEHICLES: RecordKind = "vehicles"
+RESERVATIONS: RecordKind = "reservations"
+RECORDS: dict[RecordKind, type[RawRecord]] = {
+    VEHICLES: VehicleRecord,
+    RESERVATIONS: ReservationRecord,
+}
+KINDS: tuple[RecordKind, ...] = tuple(RECORDS)
+
 _TYPE_WORDS = {int: "an integer", float: "a number", dt.datetime: "a timestamp YYYY-MM-DD HH:MM:SS"}
 
 
@@ -131,4 +142,4 @@ def parse_exprs(model: type[RawRecord]) -> list[pl.Expr]:
 
 # Rules that need more than one row; ingest applies them with joins.
 UNIQUE_VEHICLE_RULE = f"{ENTITY} must be unique within a file"
-UNKNOWN_VEHICLE_RULE = f"{ENTITY} must exist in vehicles"
+UNKNOWN_VEHICLE_RULE = f"{ENTITY} must exist in {VEHICLES}"

@@ -20,22 +20,20 @@ import polars as pl
 from features.contract.errors import FleetcastError
 from features.contract.schema import (
     INGEST_SEQ,
+    KINDS,
+    RECORDS,
     VALID_FROM,
-    ReservationRecord,
-    VehicleRecord,
+    VEHICLES,
     polars_schema,
 )
 from features.settings import Settings
 from features.stores.atomic import exclusive_lock, write_text_atomic
 
-RECORDS = {"vehicles": VehicleRecord, "reservations": ReservationRecord}
-KINDS = tuple(RECORDS)
-
 
 def store_schema(kind: str) -> dict[str, pl.DataType]:
     """Columns of a stored kind: the contract's, plus lineage for vehicles."""
     schema = polars_schema(RECORDS[kind])
-    if kind == "vehicles":
+    if kind == VEHICLES:
         schema |= {VALID_FROM: pl.Datetime("us"), INGEST_SEQ: pl.Int64()}
     return schema
 

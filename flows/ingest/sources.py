@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from features.contract.errors import FleetcastError
-from features.contract.schema import columns
+from features.contract.schema import KINDS, RECORDS, columns
 from features.settings import Settings
-from features.stores.raw import KINDS, RECORDS
 
 
 class SourceError(FleetcastError, ValueError):

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import polars as pl
 
-from features.contract.schema import ENTITY, INGEST_SEQ, VALID_FROM, columns
+from features.contract import clock
+from features.contract.schema import (
+    ENTITY,
+    INGEST_SEQ,
+    RECORDS,
+    RESERVATIONS,
+    VALID_FROM,
+    VEHICLES,
+    columns,
+)
 from features.settings import Settings
 from features.stores import raw as raw_store
 from flows.ingest.rows import (
@@ -114,7 +123,7 @@ def _read_raw(source: Source) -> pl.LazyFrame:
 
 
 def _checked(source: Source) -> pl.LazyFrame:
-    checked = check_rows(_read_raw(source), raw_store.RECORDS[source.kind])
+    checked = check_rows(_read_raw(source), RECORDS[source.kind])
     extra = pl.when(pl.col(EXTRA_FIELDS).is_not_null()).then(pl.lit(EXTRA_FIELDS_RULE))
     return checked.with_columns(pl.coalesce(extra, RULE).alias(RULE)).drop(EXTRA_FIELDS)
 
@@ -141,21 +150,19 @@ def _classify(
     settings: Settings, source: Source, manifest: raw_store.Manifest, staged: list[StagedFile]
 ) -> pl.LazyFrame:
     checked = _checked(source)
-    vehicles = _store_view(settings, manifest, staged, "vehicles")
-    if source.kind == "vehicles":
+    vehicles = _store_view(settings, manifest, staged, VEHICLES)
+    if source.kind == VEHICLES:
         latest = vehicles.sort(INGEST_SEQ).unique(ENTITY, keep="last")
         return classify_vehicles(checked, latest)
-    stored = _store_view(settings, manifest, staged, "reservations")
+    stored = _store_view(settings, manifest, staged, RESERVATIONS)
     return classify_reservations(checked, vehicles, stored)
 
 
 def _stored_rows(
     source: Source, classified: pl.LazyFrame, clock: dt.datetime | None, seq: int
 ) -> pl.LazyFrame:
-    rows = classified.filter(pl.col(STATUS).is_in(STORED)).select(
-        columns(raw_store.RECORDS[source.kind])
-    )
-    if source.kind == "vehicles":
+    rows = classified.filter(pl.col(STATUS).is_in(STORED)).select(columns(RECORDS[source.kind]))
+    if source.kind == VEHICLES:
         rows = rows.with_columns(
             pl.lit(clock, dtype=pl.Datetime("us")).alias(VALID_FROM),
             pl.lit(seq, dtype=pl.Int64).alias(INGEST_SEQ),
@@ -164,7 +171,7 @@ def _stored_rows(
 
 
 def _quarantine_rows(source: Source, classified: pl.LazyFrame) -> pl.LazyFrame:
-    names = columns(raw_store.RECORDS[source.kind])
+    names = columns(RECORDS[source.kind])
     return (
         classified.filter(pl.col(STATUS) == QUARANTINED)
         .sort(ROW)
@@ -237,7 +244,7 @@ def stage_file(
         rows.sink_parquet(part, compression="lz4")  # reads ~2x faster than zstd here
         _fsync(part)
         item.part = str(part.relative_to(settings.raw_dir))
-        if source.kind == "reservations":
+        if source.kind == RESERVATIONS:
             item.latest_created_at = (
                 pl.scan_parquet(part).select(pl.col("created_at").max()).collect().item()
             )
@@ -259,17 +266,17 @@ def with_staged(manifest: raw_store.Manifest, staged: list[StagedFile]) -> raw_s
         return manifest
     parts = {kind: list(paths) for kind, paths in manifest.parts.items()}
     sources = dict(manifest.sources)
-    clock = manifest.clock_time
+    data_clock = manifest.clock_time
     now = clock.stamp()
     for item in fresh:
         if item.part:
             parts[item.source.kind].append(item.part)
         if item.latest_created_at is not None:
-            clock = max(clock or item.latest_created_at, item.latest_created_at)
+            data_clock = max(data_clock or item.latest_created_at, item.latest_created_at)
         r = item.report
         sources[item.source.sha256] = raw_store.SourceRecord(
             r.name, r.kind, r.rows, r.accepted, r.updated, r.quarantined, r.duplicates, now
         )
     return raw_store.Manifest(
-        manifest.version + 1, parts, sources, clock.isoformat() if clock else None
+        manifest.version + 1, parts, sources, data_clock.isoformat() if data_clock else None
     )

@@ -19,7 +19,7 @@ from prefect.utilities.annotations import unmapped
 from features.contract import clock
 from features.contract.events import FEATURES_MATERIALIZED, snapshot_resource
 from features.contract.point_in_time import feature_table, history_start, in_partition
-from features.contract.schema import ENTITY
+from features.contract.schema import ENTITY, RESERVATIONS, VEHICLES
 from features.local.redis_server import redis_client
 from features.settings import Settings, get_settings
 from features.stores import raw as raw_store
@@ -49,11 +49,11 @@ class BuildPlan:
 def plan_build(settings: Settings, as_of: dt.datetime) -> BuildPlan:
     """Pin the raw store's committed parts (a concurrent ingest cannot change the build)."""
     manifest = raw_store.load_manifest(settings)
-    if not manifest.parts["vehicles"]:
+    if not manifest.parts[VEHICLES]:
         raise raw_store.EmptyStoreError(
             f"the raw store under {settings.raw_dir} has no vehicles: run ingest"
         )
-    reservations = raw_store.scan(settings, "reservations", manifest.parts["reservations"])
+    reservations = raw_store.scan(settings, RESERVATIONS, manifest.parts[RESERVATIONS])
     return BuildPlan(as_of, manifest.parts, manifest.version, history_start(reservations, as_of))
 
 
@@ -62,8 +62,8 @@ def build_partition(
     settings: Settings, plan: BuildPlan, partition: int = 0, partitions: int = 1
 ) -> pl.DataFrame:
     """Features and labels of the vehicles in one hash partition (all of them if one)."""
-    vehicles = raw_store.scan(settings, "vehicles", plan.parts["vehicles"])
-    reservations = raw_store.scan(settings, "reservations", plan.parts["reservations"])
+    vehicles = raw_store.scan(settings, VEHICLES, plan.parts[VEHICLES])
+    reservations = raw_store.scan(settings, RESERVATIONS, plan.parts[RESERVATIONS])
     if partitions > 1:
         vehicles = vehicles.filter(in_partition(partition, partitions))
         reservations = reservations.filter(in_partition(partition, partitions))

@@ -32,9 +32,8 @@ from support.ingest import (
     store_heights,
 )
 
-from features.contract.schema import TIMESTAMP_FORMAT, columns
+from features.contract.schema import RECORDS, TIMESTAMP_FORMAT, columns
 from features.settings import Settings
-from features.stores.raw import RECORDS
 from flows.ingest.flow import ingest_flow
 from flows.ingest.sources import SourceError
 from flows.ingest.staging import IngestReport

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from support.factories import reservation, vehicle, write_reservations, write_vehicles
 
-from features.contract.schema import UNKNOWN_VEHICLE_RULE
+from features.contract.schema import KINDS, UNKNOWN_VEHICLE_RULE
 from features.settings import Settings
 from features.stores import raw as raw_store
 from flows.ingest.flow import ingest_flow
@@ -32,7 +32,7 @@ def _store_rows(settings: Settings, kind: str) -> pl.DataFrame:
 
 def _snapshot_of_store(settings: Settings) -> tuple[str, dict[str, pl.DataFrame]]:
     manifest = (settings.raw_dir / "manifest.json").read_text()
-    return manifest, {k: _store_rows(settings, k) for k in raw_store.KINDS}
+    return manifest, {k: _store_rows(settings, k) for k in KINDS}
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_wrong_header_fails_the_run_and_changes_nothing(base: Settings) -> None:
     assert "unexpected columns ['created', 'extra']" in message
     after = _snapshot_of_store(base)
     assert after[0] == before[0]
-    assert all(after[1][k].equals(before[1][k]) for k in raw_store.KINDS)
+    assert all(after[1][k].equals(before[1][k]) for k in KINDS)
 
 
 def test_vehicle_with_new_attributes_becomes_a_new_version(base: Settings) -> None:
