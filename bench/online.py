@@ -1,7 +1,7 @@
 """Step 4: materialize the feature table into an embedded Redis, vs a redis-py pipeline.
 
 Both writers store the same `encoded_features()` values for every vehicle. The flow's
-writer (`features.stores.online_writer.materialize`) renders RESP for whole batches in Polars;
+writer (`features.stores.online.materialize`) renders RESP for whole batches in Polars;
 the baseline is the obvious client code: one HSET per vehicle in a non-transactional
 redis-py pipeline,
 executed every 10k commands. Each writer runs in its own child with its own embedded Redis,
@@ -24,8 +24,7 @@ from bench.children import emit, peak_rss_mb, run_child
 from features.contract.schema import ENTITY
 from features.local.redis_server import start_embedded, stop_embedded
 from features.settings import Settings
-from features.stores.online import OnlineKeys, encode_rows, encoded_features
-from features.stores.online_writer import materialize
+from features.stores.online import OnlineKeys, encode_rows, encoded_features, materialize
 
 BASELINE_EVERY = 10_000
 KEYS = OnlineKeys("bench")

@@ -1,11 +1,9 @@
-"""The prediction log: what each served prediction records, how a stream entry encodes it, and
-the Parquet files the drain flow keeps.
+"""The prediction log's contract: what each served prediction records, how a stream entry
+encodes it, and the schema of the Parquet files it is drained to.
 
-Service workers buffer predictions and append them to the Redis stream `OnlineKeys.prediction_log`
-in one pipelined call per flush, never a write per request. The `predictions` flow drains the
-stream into `FLEETCAST_HOME/predictions/<first-entry-id>.parquet` (atomic renames) and then
-trims what it stored. A drain always starts right after the last stored entry, so a drain that
-died before trimming is redone into the same file name: no entry is stored twice.
+Service workers buffer predictions (`service/prediction_buffer.py`) and append them to the Redis
+stream `OnlineKeys.prediction_log` in one pipelined call per flush, never a write per request;
+the `predictions` flow drains the stream (`features/stores/predictions.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import polars as pl
 
 from features.contract.formulas import FEATURE_NAMES
 from features.contract.schema import ENTITY
-from features.settings import Settings
 
 REQUEST_ID = "request_id"
 ITEM = "item"  # position in a batch request; 0 for single predictions
@@ -96,20 +93,6 @@ def decode(entries: Sequence[tuple[bytes | str, dict[bytes, bytes]]]) -> pl.Data
             )
         )
     return pl.DataFrame(rows, schema=LOG_SCHEMA, orient="row")
-
-
-def scan_predictions(settings: Settings) -> pl.LazyFrame:
-    """Every drained prediction (empty, with the schema, before the first drain)."""
-    files = sorted(settings.predictions_dir.glob("*.parquet"))
-    if not files:
-        return pl.DataFrame(schema=LOG_SCHEMA).lazy()
-    return pl.scan_parquet(files, schema=LOG_SCHEMA)
-
-
-def stream_id_after(stream_id: str) -> str:
-    """The smallest stream id greater than `stream_id` (`ms-seq` → `ms-(seq+1)`)."""
-    millis, seq = stream_id.split("-")
-    return f"{millis}-{int(seq) + 1}"
 
 
 _EPOCH = dt.datetime(1970, 1, 1)

@@ -18,11 +18,11 @@ from features.contract.prediction_log import (
     MODEL_VERSION,
     PREDICTED_AT,
     PREDICTION,
-    scan_predictions,
 )
 from features.contract.schema import ENTITY
 from features.settings import Settings
 from features.stores.offline import SnapshotMeta, list_snapshots, read_meta, scan_snapshot
+from features.stores.predictions import scan_predictions
 
 
 @dataclass(frozen=True)

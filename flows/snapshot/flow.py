@@ -24,8 +24,7 @@ from features.local.redis_server import redis_client
 from features.settings import Settings, get_settings
 from features.stores import raw as raw_store
 from features.stores.offline import SnapshotMeta, scan_snapshot, write_snapshot
-from features.stores.online import OnlineKeys
-from features.stores.online_writer import MaterializeResult, materialize
+from features.stores.online import MaterializeResult, OnlineKeys, materialize
 from flows.runners import SettingsTaskRunner
 from flows.tasks import network_step, step
 

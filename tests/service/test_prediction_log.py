@@ -17,10 +17,10 @@ from features.contract.prediction_log import (
     PREDICTION,
     REQUEST_ID,
     ROUTE,
-    scan_predictions,
 )
 from features.contract.schema import ENTITY
 from features.settings import Settings
+from features.stores.predictions import scan_predictions
 from flows.monitor.drain import drain_predictions_flow
 from service.http import REQUEST_ID_HEADER, VERSION_HEADER
 

@@ -32,8 +32,7 @@ from features.local.processes import free_port
 from features.local.redis_server import redis_executable
 from features.settings import PROJECT_ROOT, Settings
 from features.stores.offline import read_meta, scan_snapshot
-from features.stores.online import OnlineKeys
-from features.stores.online_writer import materialize
+from features.stores.online import OnlineKeys, materialize
 from support.factories import vehicle
 from support.registry import register_constant, trained_version
 

@@ -13,10 +13,10 @@ from features.contract.prediction_log import (
     REQUEST_ID,
     LoggedPrediction,
     encode,
-    scan_predictions,
 )
 from features.settings import Settings
 from features.stores.online import OnlineKeys
+from features.stores.predictions import scan_predictions
 from flows.monitor import drain as predictions
 from flows.monitor.drain import drain_predictions_flow
 

@@ -11,8 +11,7 @@ from support.factories import vehicle
 
 from features.contract.formulas import features_of
 from features.contract.schema import VehicleRecord
-from features.stores.online import OnlineKeys, OnlineReader
-from features.stores.online_writer import materialize
+from features.stores.online import OnlineKeys, OnlineReader, materialize
 
 
 def _features(n: int, num_images: int) -> pl.DataFrame:
