@@ -21,23 +21,21 @@ NETWORK_RETRY_DELAY_S = 2
 
 def step(fn: Callable[P, R]) -> Task[P, R]:
     """A task: one step worth seeing, retrying by hand or timing on its own in the UI."""
-    return task(fn, cache_policy=NO_CACHE)
+    return task(cache_policy=NO_CACHE)(fn)
 
 
 def network_step(fn: Callable[P, R]) -> Task[P, R]:
     """A task that talks to a server (Redis, MLflow, Prefect): retried on failure."""
-    return task(
-        fn,
-        cache_policy=NO_CACHE,
-        retries=NETWORK_RETRIES,
-        retry_delay_seconds=NETWORK_RETRY_DELAY_S,
+    preset = task(
+        cache_policy=NO_CACHE, retries=NETWORK_RETRIES, retry_delay_seconds=NETWORK_RETRY_DELAY_S
     )
+    return preset(fn)
 
 
 def named_step(run_name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
     """A step run several times per flow, each run named from its arguments (`run_name`)."""
 
     def preset(fn: Callable[P, R]) -> Task[P, R]:
-        return task(fn, cache_policy=NO_CACHE, task_run_name=run_name)
+        return task(cache_policy=NO_CACHE, task_run_name=run_name)(fn)
 
     return preset

@@ -261,5 +261,5 @@ class PublishedSpec:
         body = json.dumps(published_spec(json.loads(b"".join(chunks)))).encode()
         headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", b"%d" % len(body)))
-        await send(start | {"headers": headers})
+        await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": body})

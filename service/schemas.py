@@ -31,7 +31,7 @@ def _bounded(field: FieldInfo) -> tuple[Any, FieldInfo]:
 
 def _from_contract(name: str, doc: str, with_id: bool) -> type[BaseModel]:
     fields = VehicleRecord.model_fields.items()
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(  # type: ignore[call-overload]
         name,
         __config__=_STRICT,
         __doc__=doc,

@@ -9,15 +9,17 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias, TypeVar, Union, cast
 
 import bentoml
 import numpy as np
 from fastapi import FastAPI
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from features.contract.formulas import FEATURE_NAMES, feature_matrix, features_of
 from features.contract.registry import Tag
+from features.contract.schema import ENTITY
 from features.settings import get_settings
 from features.stores.online import encode_rows
 from service import metrics
@@ -50,6 +52,10 @@ from service.schemas import (
     VehicleRef,
 )
 
+# A route answers its schema's body, or an error reply (ErrorBody) with its status. BentoML
+# takes the schema from `output_spec`, so the annotation can say both.
+T = TypeVar("T", bound=BaseModel)
+Reply: TypeAlias = Union[T, JSONResponse]  # noqa: UP007 (a generic alias needs Union)
 _CONFIG = get_settings()  # BentoML takes its worker count, limits and CORS at class definition
 STARTUP_ATTEMPTS = 3
 LOOKUP_DOWN = f"{STORE_DOWN} or the lookup is overloaded"
@@ -136,8 +142,8 @@ class Fleetcast:
         metrics.PREDICTIONS.labels(route, served.version).inc(len(values))
         return values
 
-    @bentoml.api
-    async def predict(self, listing: Listing, /, ctx: bentoml.Context) -> Prediction:  # type: ignore[valid-type]
+    @bentoml.api(output_spec=Prediction)
+    async def predict(self, listing: Listing, /, ctx: bentoml.Context) -> Reply[Prediction]:  # type: ignore[valid-type]
         """Forecast reservations for a listing's raw attributes."""
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
@@ -148,8 +154,8 @@ class Fleetcast:
         value = float(self._logged(ctx, "/predict", served, features)[0])
         return Prediction(predicted_reservations=value, model_version=served.version)
 
-    @bentoml.api
-    async def predict_batch(self, batch: Batch, /, ctx: bentoml.Context) -> BatchPrediction:
+    @bentoml.api(output_spec=BatchPrediction)
+    async def predict_batch(self, batch: Batch, /, ctx: bentoml.Context) -> Reply[BatchPrediction]:
         """Forecast reservations for up to FLEETCAST_MAX_BATCH listings at once."""
         if len(batch.listings) > self.settings.max_batch:
             return error(
@@ -167,8 +173,8 @@ class Fleetcast:
         values = self._logged(ctx, "/predict_batch", served, features)
         return BatchPrediction(predicted_reservations=values.tolist(), model_version=served.version)
 
-    @bentoml.api
-    async def predict_by_id(self, ref: VehicleRef, /, ctx: bentoml.Context) -> Prediction:
+    @bentoml.api(output_spec=Prediction)
+    async def predict_by_id(self, ref: VehicleRef, /, ctx: bentoml.Context) -> Reply[Prediction]:
         """Forecast reservations for a known vehicle from its online features."""
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
@@ -187,8 +193,8 @@ class Fleetcast:
         value = float(self._logged(ctx, "/predict_by_id", served, row, [ref.vehicle_id])[0])
         return Prediction(predicted_reservations=value, model_version=served.version)
 
-    @bentoml.api
-    async def vehicles(self, vehicle: Vehicle, /, ctx: bentoml.Context) -> Registered:  # type: ignore[valid-type]
+    @bentoml.api(output_spec=Registered)
+    async def vehicles(self, vehicle: Vehicle, /, ctx: bentoml.Context) -> Reply[Registered]:  # type: ignore[valid-type]
         """Register a listing (admin): online at once, in the raw store after the next ingest."""
         served = self._serve(ctx)
         if isinstance(served, JSONResponse):
@@ -197,19 +203,20 @@ class Fleetcast:
         if (refused := _not_finite(ctx, row)) is not None:
             return refused  # before anything is stored
         features = features_of([vehicle])
+        vehicle_id = int(getattr(vehicle, ENTITY))  # Vehicle is built from the contract's model
         try:
-            value = encode_rows(features)[vehicle.vehicle_id]
+            encoded = encode_rows(features)[vehicle_id]
             stored = await retried_once(
-                lambda: self.lookup.to_async.store(vehicle_id=vehicle.vehicle_id, value=value)
+                lambda: self.lookup.to_async.store(vehicle_id=vehicle_id, value=encoded)
             )
         except Exception:  # as above: never a 500 for a dependency's failure
             return error(ctx, 503, f"{LOOKUP_DOWN}: the listing was not registered")
         if stored.snapshot_id is None:
             return error(ctx, 409, "no online snapshot yet: run the pipeline first")
         land(self.settings, vehicle)
-        value = float(self._logged(ctx, "/vehicles", served, row, [vehicle.vehicle_id])[0])
+        value = float(self._logged(ctx, "/vehicles", served, row, [vehicle_id])[0])
         return Registered(
-            vehicle_id=vehicle.vehicle_id,
+            vehicle_id=vehicle_id,
             predicted_reservations=value,
             model_version=served.version,
         )
@@ -267,8 +274,10 @@ def _dump(attempt: ReloadAttempt | None) -> dict[str, str] | None:
     return attempt.model_dump() if attempt else None
 
 
+# mypy keeps a decorated class's own type; at run time the name is the bentoml.Service.
+SERVICE = cast("bentoml.Service[Fleetcast]", Fleetcast)
 # The first added is the outermost: size, then token, then media type, each before any parsing.
-Fleetcast.add_asgi_middleware(PublishedSpec)
-Fleetcast.add_asgi_middleware(BodySizeLimit, max_bytes=_CONFIG.max_request_bytes)
-Fleetcast.add_asgi_middleware(AdminGate, settings=_CONFIG)
-Fleetcast.add_asgi_middleware(JsonOnly)
+SERVICE.add_asgi_middleware(PublishedSpec)
+SERVICE.add_asgi_middleware(BodySizeLimit, max_bytes=_CONFIG.max_request_bytes)
+SERVICE.add_asgi_middleware(AdminGate, settings=_CONFIG)
+SERVICE.add_asgi_middleware(JsonOnly)

@@ -58,7 +58,8 @@ def feature_table(
     """
     bookings = bookings_before(reservations, as_of)
     if start is None:
-        start = bookings["_first_booking"].min()
+        first = bookings["_first_booking"].min()
+        start = first if isinstance(first, dt.datetime) else None
     known = vehicles.filter(pl.col(VALID_FROM).is_null() | (pl.col(VALID_FROM) <= as_of))
     # Null VALID_FROM means "present since the history began" (the store's first load).
     listed = known.group_by(ENTITY).agg(

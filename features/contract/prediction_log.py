@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -72,10 +72,16 @@ def encode(entry: LoggedPrediction) -> bytes:
     ).encode()
 
 
-def decode(entries: Sequence[tuple[bytes | str, dict[bytes, bytes]]]) -> pl.DataFrame:
+# A stream entry as redis-py returns it: (id, {field: value}).
+StreamEntry = tuple[bytes | str | None, Mapping[bytes | str, bytes | str] | None]
+
+
+def decode(entries: Sequence[StreamEntry] | None) -> pl.DataFrame:
     """Stream entries (id, fields) as log rows in `LOG_SCHEMA`."""
     rows = []
-    for stream_id, fields in entries:
+    for stream_id, fields in entries or []:
+        if stream_id is None or fields is None:
+            continue  # an entry trimmed while being read
         request_id, item, micros, route, version, vehicle_id, features, prediction = json.loads(
             fields[FIELD]
         )
@@ -98,5 +104,5 @@ def decode(entries: Sequence[tuple[bytes | str, dict[bytes, bytes]]]) -> pl.Data
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -73,9 +73,17 @@ def columns(model: type[RawRecord]) -> list[str]:
     return list(model.model_fields)
 
 
+def _annotation(model: type[RawRecord], name: str) -> type:
+    """A field's type (every contract field is annotated with a plain type)."""
+    annotation = model.model_fields[name].annotation
+    if not isinstance(annotation, type):
+        raise TypeError(f"{model.__name__}.{name}: annotate it with a plain type")
+    return annotation
+
+
 def polars_schema(model: type[RawRecord]) -> dict[str, pl.DataType]:
     """Polars dtypes of a record kind, derived from its annotations."""
-    return {name: _POLARS_DTYPES[f.annotation] for name, f in model.model_fields.items()}
+    return {name: _POLARS_DTYPES[_annotation(model, name)] for name in model.model_fields}
 
 
 @dataclass(frozen=True)
@@ -116,12 +124,12 @@ def _bound_rules(name: str, field: FieldInfo) -> list[RowRule]:
 def parse_rules(model: type[RawRecord]) -> list[RowRule]:
     """Rules on the raw text of each column: present, and of the right type."""
     rules = []
-    for name, field in model.model_fields.items():
-        raw = pl.col(name)
+    for name in model.model_fields:
+        raw, kind = pl.col(name), _annotation(model, name)
         missing = raw.is_null() | (raw.str.strip_chars() == "")
         rules.append(RowRule(f"{name} is required", missing))
-        bad_type = ~missing & _parse(name, field.annotation).is_null()
-        rules.append(RowRule(f"{name} must be {_TYPE_WORDS[field.annotation]}", bad_type))
+        bad_type = ~missing & _parse(name, kind).is_null()
+        rules.append(RowRule(f"{name} must be {_TYPE_WORDS[kind]}", bad_type))
     return rules
 
 
@@ -137,7 +145,7 @@ def value_rules(model: type[RawRecord]) -> list[RowRule]:
 
 def parse_exprs(model: type[RawRecord]) -> list[pl.Expr]:
     """Expressions turning the raw text columns into typed columns (null where unparseable)."""
-    return [_parse(name, f.annotation).alias(name) for name, f in model.model_fields.items()]
+    return [_parse(name, _annotation(model, name)).alias(name) for name in model.model_fields]
 
 
 # Rules that need more than one row; ingest applies them with joins.

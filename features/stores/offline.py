@@ -73,7 +73,7 @@ def write_snapshot(
         as_of=as_of.isoformat(),
         content_sha256=digest,
         vehicles=frame.height,
-        labeled=frame[TARGET].is_not_null().sum(),
+        labeled=int(frame[TARGET].is_not_null().sum()),
         feature_names=list(FEATURE_NAMES),
         schema_version=SCHEMA_VERSION,
         raw_store_version=raw_store_version,

@@ -10,10 +10,12 @@ Layout (prefix `P` from settings):
 A value is the JSON array of the features in `FEATURE_NAMES` order, written as float64 text
 that round-trips exactly, so the online values equal the offline snapshot's bit for bit.
 
-Writing a snapshot (`materialize`) is fast and switches atomically. Speed: a redis-py pipeline of one HSET per vehicle is bound by the Python client (~50k/s).
+Writing a snapshot (`materialize`) is fast and switches atomically. Speed: a redis-py pipeline
+of one HSET per vehicle is bound by the Python client (~50k/s).
 Here Polars renders the Redis protocol (RESP) for a whole batch of `HSET key id value ...` in
 vectorized string operations and the bytes go out in one write per batch, so the cost per
-vehicle is a few native string operations. Atomicity: values go under the new snapshot's own key; readers keep using the old one until
+vehicle is a few native string operations. Atomicity: values go under the new snapshot's own
+key; readers keep using the old one until
 a single MULTI/EXEC flips the `current` pointer. Older snapshots are then unlinked (the one
 just replaced is kept, so a reader that read the old pointer an instant ago still finds it).
 """
@@ -195,7 +197,7 @@ def _write_values(client: redis.Redis, key: str, features: pl.DataFrame, batch_s
 
 def _flip(client: redis.Redis, keys: OnlineKeys, snapshot_id: str, meta: dict[str, str]) -> None:
     with client.pipeline(transaction=True) as tx:
-        tx.hset(keys.meta(snapshot_id), mapping=meta)
+        tx.hset(keys.meta(snapshot_id), mapping={k: v for k, v in meta.items()})
         tx.set(keys.current, snapshot_id)
         tx.lrem(keys.snapshots, 0, snapshot_id)
         tx.rpush(keys.snapshots, snapshot_id)
@@ -204,11 +206,11 @@ def _flip(client: redis.Redis, keys: OnlineKeys, snapshot_id: str, meta: dict[st
 
 def _cleanup(client: redis.Redis, keys: OnlineKeys, keep: int) -> list[str]:
     """Unlink snapshots beyond the newest `keep`, and any a crashed writer left unlisted."""
-    listed = [s.decode() for s in client.lrange(keys.snapshots, 0, -1)]
+    listed = [_text(s) for s in client.lrange(keys.snapshots, 0, -1)]
     kept = set(listed[-keep:])
     stale = [s for s in listed if s not in kept]
     for key in client.scan_iter(match=f"{keys.snapshot_prefix}*", count=1000):
-        snapshot_id = key.decode().removeprefix(keys.snapshot_prefix)
+        snapshot_id = _text(key).removeprefix(keys.snapshot_prefix)
         if snapshot_id not in kept and snapshot_id not in stale:
             stale.append(snapshot_id)
     for snapshot_id in stale:
@@ -220,7 +222,7 @@ def _cleanup(client: redis.Redis, keys: OnlineKeys, keep: int) -> list[str]:
 def is_current(client: redis.Redis, keys: OnlineKeys, snapshot_id: str, vehicles: int) -> bool:
     """True if this snapshot is already live and complete."""
     current = client.get(keys.current)
-    live = current is not None and current.decode() == snapshot_id
+    live = current is not None and _text(current) == snapshot_id
     return live and client.hlen(keys.snapshot(snapshot_id)) == vehicles
 
 
@@ -247,3 +249,7 @@ def materialize(
         _flip(client, keys, snapshot_id, meta)
     removed = _cleanup(client, keys, keep)
     return MaterializeResult(snapshot_id, features.height, removed)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

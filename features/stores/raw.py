@@ -24,13 +24,14 @@ from features.contract.schema import (
     RECORDS,
     VALID_FROM,
     VEHICLES,
+    RecordKind,
     polars_schema,
 )
 from features.settings import Settings
 from features.stores.atomic import exclusive_lock, write_text_atomic
 
 
-def store_schema(kind: str) -> dict[str, pl.DataType]:
+def store_schema(kind: RecordKind) -> dict[str, pl.DataType]:
     """Columns of a stored kind: the contract's, plus lineage for vehicles."""
     schema = polars_schema(RECORDS[kind])
     if kind == VEHICLES:
@@ -89,14 +90,14 @@ def commit(settings: Settings, manifest: Manifest) -> None:
     write_text_atomic(_manifest_path(settings), json.dumps(asdict(manifest), indent=1))
 
 
-def new_part_path(settings: Settings, kind: str, version: int) -> Path:
+def new_part_path(settings: Settings, kind: RecordKind, version: int) -> Path:
     """A fresh, never-referenced part file for `kind`."""
     folder = settings.raw_dir / kind
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"part-{version:06d}-{uuid.uuid4().hex[:8]}.parquet"
 
 
-def scan(settings: Settings, kind: str, parts: Sequence[str] | None = None) -> pl.LazyFrame:
+def scan(settings: Settings, kind: RecordKind, parts: Sequence[str] | None = None) -> pl.LazyFrame:
     """Lazy view of a kind's rows in the committed store (or of the given part files)."""
     if parts is None:
         parts = load_manifest(settings).parts[kind]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from features.contract.errors import FleetcastError
-from features.contract.schema import KINDS, RECORDS, columns
+from features.contract.schema import KINDS, RECORDS, RecordKind, columns
 from features.settings import Settings
 
 
@@ -22,7 +22,7 @@ class Source:
     """One input file, recognized by its header and identified by its content."""
 
     path: Path
-    kind: str
+    kind: RecordKind
     header: tuple[str, ...]
     sha256: str
 
@@ -61,7 +61,7 @@ def read_header(path: Path) -> tuple[str, ...]:
     return tuple(name.strip() for name in next(csv.reader([first]), []))
 
 
-def kind_of(path: Path, header: tuple[str, ...]) -> str:
+def kind_of(path: Path, header: tuple[str, ...]) -> RecordKind:
     """The record kind whose columns the header holds; otherwise say what is missing or extra."""
     if len(set(header)) != len(header):
         raise SourceError(f"{path}: header repeats a column: {list(header)}")

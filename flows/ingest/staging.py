@@ -17,6 +17,7 @@ from features.contract.schema import (
     RESERVATIONS,
     VALID_FROM,
     VEHICLES,
+    RecordKind,
     columns,
 )
 from features.settings import Settings
@@ -140,7 +141,7 @@ def _sink_classified(source: Source, classified: pl.LazyFrame, target: Path) -> 
 
 
 def _store_view(
-    settings: Settings, manifest: raw_store.Manifest, staged: list[StagedFile], kind: str
+    settings: Settings, manifest: raw_store.Manifest, staged: list[StagedFile], kind: RecordKind
 ) -> pl.LazyFrame:
     parts = manifest.parts[kind] + [s.part for s in staged if s.part and s.source.kind == kind]
     return raw_store.scan(settings, kind, parts)

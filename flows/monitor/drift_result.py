@@ -18,7 +18,7 @@ class Champion:
     """The version judged, and the lineage the drift flow needs from it."""
 
     version: str
-    run_id: str
+    run_id: str | None  # None for a version registered without a run
     snapshot_id: str  # its training snapshot: the reference
     holdout_mae: float | None  # measured by the promote flow; the yardstick of live error
 

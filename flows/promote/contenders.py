@@ -30,22 +30,31 @@ class Judged:
     baseline: dict[str, float]
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """The versions at the aliases now; `refused` says why there is no candidate to judge."""
+
+    candidate: ModelVersion | None
+    champion: ModelVersion | None
+    refused: str | None = None
+
+
 @network_step
-def resolve(
-    settings: Settings, requested: str | None
-) -> tuple[ModelVersion | str, ModelVersion | None]:
-    """The versions at `candidate` and `champion` now; a refusal reason instead of a candidate
-    when there is none or when `requested` is no longer the candidate (stale)."""
+def resolve(settings: Settings, requested: str | None) -> Resolved:
+    """The versions at `candidate` and `champion` now; no candidate (and why) when there is
+    none or when `requested` is no longer the candidate (stale)."""
     candidate = model_registry.version_at_alias(settings, CANDIDATE)
     champion = model_registry.version_at_alias(settings, CHAMPION)
     if candidate is None:
-        return f"no version of {settings.registered_model} has the alias {CANDIDATE!r}", champion
+        missing = f"no version of {settings.registered_model} has the alias {CANDIDATE!r}"
+        return Resolved(None, champion, missing)
     if requested is not None and str(requested) != str(candidate.version):
-        return (
+        stale = (
             f"stale: v{requested} is no longer the candidate (the alias {CANDIDATE!r} "
             f"points at v{candidate.version})"
-        ), champion
-    return candidate, champion
+        )
+        return Resolved(None, champion, stale)
+    return Resolved(candidate, champion)
 
 
 def lineage_problem(settings: Settings, version: ModelVersion) -> str | None:
@@ -103,19 +112,14 @@ def baseline_scores(split: Split) -> dict[str, float]:
     return score(labels, np.full(len(labels), float(np.median(target(split.train)))))
 
 
-def score_all(
-    settings: Settings, candidate: ModelVersion | str, champion: ModelVersion | None, split: Split
-) -> Judged:
+def score_all(settings: Settings, resolved: Resolved, split: Split) -> Judged:
     """Score the candidate (unless already refused), the champion and the baseline."""
-    if isinstance(candidate, str):
-        judged_candidate, run_id = Contender(version="", error=candidate), None
+    candidate, champion = resolved.candidate, resolved.champion
+    if candidate is None:
+        judged_candidate, run_id = Contender(version="", error=str(resolved.refused)), None
     else:
         judged_candidate, run_id = score_version(settings, candidate, split), candidate.run_id
-    same = (
-        champion is not None
-        and not isinstance(candidate, str)
-        and (champion.version == candidate.version)
-    )
+    same = champion is not None and candidate is not None and champion.version == candidate.version
     judged_champion = None
     if champion is not None:
         judged_champion = judged_candidate if same else score_version(settings, champion, split)

@@ -88,8 +88,8 @@ def promote_flow(candidate_version: str | None = None, snapshot_id: str | None =
     settings = get_settings()
     snapshot, split = load_holdout(settings, snapshot_id)
     with promotion_lock(settings):
-        candidate, champion = contenders.resolve(settings, candidate_version)
-        judged = contenders.score_all(settings, candidate, champion, split)
+        resolved = contenders.resolve(settings, candidate_version)
+        judged = contenders.score_all(settings, resolved, split)
         metric = settings.selection_metric
         verdict = decide(
             judged.candidate,

@@ -30,6 +30,13 @@ class OnnxExport:
     max_abs_diff: float
 
 
+@dataclass(frozen=True)
+class NoExport:
+    """Why a model has no ONNX export (it is then served by scikit-learn)."""
+
+    reason: str
+
+
 def _append_exp(model: onnx.ModelProto) -> onnx.ModelProto:
     """Apply exp to the output: skl2onnx leaves a Poisson HGB's prediction on the log scale."""
     graph = model.graph

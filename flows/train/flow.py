@@ -31,7 +31,7 @@ from flows.runners import SettingsTaskRunner
 from flows.tasks import named_step, step
 from flows.train import families as family_registry
 from flows.train import plots, tracking
-from flows.train.export import ExportError, OnnxExport, export_checked
+from flows.train.export import ExportError, NoExport, OnnxExport, export_checked
 from flows.train.record import TrainResult, record_training
 
 
@@ -110,13 +110,13 @@ def refit(family: str, features: pd.DataFrame, labels: np.ndarray, seed: int) ->
 
 
 @step
-def export_fast(model: RegressorMixin, rows: pl.DataFrame) -> OnnxExport | str:
+def export_fast(model: RegressorMixin, rows: pl.DataFrame) -> OnnxExport | NoExport:
     """The ONNX export, checked on every snapshot row; if it fails, the reason instead."""
     try:
         return export_checked(model, feature_frame(rows))
     except ExportError as error:
         get_run_logger().warning("no ONNX export: %s", error)
-        return str(error)
+        return NoExport(str(error))
 
 
 @step

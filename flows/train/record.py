@@ -18,7 +18,7 @@ from flows.evaluation import FamilyScore, Split, feature_frame
 from flows.tasks import step
 from flows.train import families as family_registry
 from flows.train import tracking
-from flows.train.export import OnnxExport
+from flows.train.export import NoExport, OnnxExport
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,13 @@ def _lineage(
     meta: SnapshotMeta,
     best: FamilyScore,
     trained_at: str,
-    onnx: OnnxExport | str,
+    onnx: OnnxExport | NoExport,
 ) -> dict[str, Any]:
     """Tags on both the run and the registered version: enough to reproduce and audit it."""
-    exported = isinstance(onnx, OnnxExport)
+    if isinstance(onnx, OnnxExport):
+        export = {Tag.ONNX: "ok", Tag.ONNX_MAX_ABS_DIFF: onnx.max_abs_diff}
+    else:
+        export = {Tag.ONNX: onnx.reason, Tag.ONNX_MAX_ABS_DIFF: ""}
     return {
         Tag.SNAPSHOT_ID: meta.snapshot_id,
         Tag.SNAPSHOT_SHA256: meta.content_sha256,
@@ -75,8 +78,7 @@ def _lineage(
         Tag.SCHEMA_VERSION: SCHEMA_VERSION,
         Tag.HOLDOUT_PERCENT: settings.holdout_percent,
         Tag.TRAINED_AT: trained_at,
-        Tag.ONNX: "ok" if exported else onnx,
-        Tag.ONNX_MAX_ABS_DIFF: onnx.max_abs_diff if exported else "",
+        **export,
         **{Tag.cv(m): best.mean(m) for m in best.folds[0]},
     }
 
@@ -89,7 +91,7 @@ def record_training(
     scores: list[FamilyScore],
     best: FamilyScore,
     model: RegressorMixin,
-    onnx: OnnxExport | str,
+    onnx: OnnxExport | NoExport,
     figures: dict[str, Any],
     table: pd.DataFrame,
     trained_at: str,
