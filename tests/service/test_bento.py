@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from conftest import SYSTEM_PATH, TrainedStore
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -29,6 +31,42 @@ LISTING = {
     "street_parked": 0,
     "description": 300,
 }
+
+
+def _imported_modules(module: str, seen: set[str] | None = None) -> set[str]:
+    """`module` and every project module it imports, transitively (read from the source)."""
+    seen = set() if seen is None else seen
+    path = PROJECT_ROOT / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        path = PROJECT_ROOT / module.replace(".", "/") / "__init__.py"
+    if module in seen or not path.exists():
+        return seen
+    seen.add(module)
+    parents = module.split(".")
+    seen.update(".".join(parents[:i]) for i in range(1, len(parents)))  # their packages
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            if name.split(".")[0] in {"features", "flows", "service"}:
+                _imported_modules(name, seen)
+    return seen
+
+
+def test_the_bento_ships_exactly_what_the_service_imports() -> None:
+    bentofile = yaml.safe_load((PROJECT_ROOT / "bentofile.yaml").read_text())
+    shipped = {
+        ".".join(path.relative_to(PROJECT_ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for pattern in bentofile["include"]
+        for path in PROJECT_ROOT.glob(pattern)
+    }
+    needed = _imported_modules("service.service") | _imported_modules("service.lookup")
+    assert needed <= shipped, f"add to bentofile.yaml: {sorted(needed - shipped)}"
+    assert not {m for m in shipped - needed if not m.startswith("service")}, "ships unused code"
+    assert not any(m.startswith("flows") for m in shipped)
 
 
 def test_the_service_requirements_are_the_locked_versions() -> None:
