@@ -15,19 +15,14 @@ from typing import Annotated, Literal
 
 import typer
 
-from features.local.prefect_server import stop_local, use_prefect_server
+from features.local.prefect_server import use_prefect_server
 from features.settings import PROJECT_ROOT, get_settings
 from flows.cli import lines as model_lines
 from flows.cli.errors import run_flow
+from flows.cli.servers import redis_app, server_app
 
 app = typer.Typer(
     help="fleetcast: forecast reservations per car-sharing listing.", no_args_is_help=True
-)
-redis_app = typer.Typer(
-    help="The embedded Redis (used when REDIS_URL is unset).", no_args_is_help=True
-)
-server_app = typer.Typer(
-    help="The local Prefect server (used when PREFECT_API_URL is unset).", no_args_is_help=True
 )
 app.add_typer(redis_app, name="redis")
 app.add_typer(server_app, name="server")
@@ -275,42 +270,6 @@ def serve(
     # SIGTERM to `bentoml serve` stops its workers gracefully: each flushes its prediction log.
     code = foreground.run(command, PROJECT_ROOT, env, stop_signal=signal.SIGTERM)
     raise typer.Exit(0 if code in (0, -signal.SIGTERM) else code)
-
-
-@server_app.command("start")
-def server_start() -> None:
-    """Start the local Prefect server (with its UI) and leave it running."""
-    typer.echo(f"Prefect API: {_prefect()}")
-
-
-@server_app.command("stop")
-def server_stop() -> None:
-    """Stop the local Prefect server."""
-    stopped = stop_local(get_settings())
-    typer.echo("stopped the local Prefect server" if stopped else "no local Prefect server running")
-
-
-@redis_app.command("start")
-def redis_start() -> None:
-    """Start the embedded Redis and leave it running (flows then reuse it)."""
-    from features.local.redis_server import running_embedded_url, start_embedded
-
-    settings = get_settings()
-    typer.echo(running_embedded_url(settings) or start_embedded(settings)[0])
-
-
-@redis_app.command("stop")
-def redis_stop() -> None:
-    """Save and stop the embedded Redis."""
-    from features.local.redis_server import running_embedded_url, stop_embedded
-
-    settings = get_settings()
-    url = running_embedded_url(settings)
-    if url is None:
-        typer.echo("embedded redis is not running")
-        return
-    stop_embedded(settings, url, None)
-    typer.echo(f"stopped {url}")
 
 
 if __name__ == "__main__":
