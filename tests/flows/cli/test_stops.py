@@ -1,6 +1,7 @@
-"""A stop that stops: SIGINT or SIGTERM to `fleetcast serve` (or to `make serve`) alone, as a
-supervisor, `timeout` or a container runtime sends it, ends the whole service tree within
-seconds, frees the port and flushes the prediction log like a clean stop."""
+"""`fleetcast serve` (the end of `make run`) serves the pipeline's champion and online store, and
+a stop stops it: SIGINT or SIGTERM to the command alone (or to `make serve`), as a supervisor,
+`timeout` or a container runtime sends it, ends the whole service tree within seconds, frees the
+port and flushes the prediction log like a clean stop."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -26,14 +26,6 @@ from features.stores.online import OnlineKeys
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 READY_S = 120.0  # a cold start on a busy 2-core machine; ~20 s when quiet
 STOPPED_S = 20.0  # "within a few seconds", with room for a loaded machine
-LISTING = {
-    "technology": 1,
-    "actual_price": 64.5,
-    "recommended_price": 60.0,
-    "num_images": 5,
-    "street_parked": 0,
-    "description": 60,
-}
 COMMANDS = {
     "fleetcast serve": lambda port: [
         str(PROJECT_ROOT / ".venv/bin/fleetcast"),
@@ -76,14 +68,16 @@ def test_a_signal_to_the_command_alone_stops_the_whole_service(
     prefect_server: str,
     tmp_path: Path,
 ) -> None:
-    port, prefix = free_port(), f"stop-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    stream = OnlineKeys(trained_store.env["FLEETCAST_REDIS_KEY_PREFIX"]).prediction_log
+    store = redis.Redis.from_url(trained_store.env["REDIS_URL"])
+    logged_before = store.xlen(stream)
     env = (
         os.environ
         | trained_store.env
         | {
             "PATH": SYSTEM_PATH,
             "BENTOML_HOME": str(tmp_path / "bentoml"),
-            "FLEETCAST_REDIS_KEY_PREFIX": prefix,
             "FLEETCAST_SERVICE_PORT": str(port),
         }
     )
@@ -101,16 +95,20 @@ def test_a_signal_to_the_command_alone_stops_the_whole_service(
     try:
         url = f"http://127.0.0.1:{port}"
         _ready(url, process, log)
-        assert httpx.post(f"{url}/predict", json=LISTING, timeout=10).status_code == 200
+        by_id = httpx.post(f"{url}/predict_by_id", json={"vehicle_id": 1}, timeout=10)
+        assert by_id.status_code == 200, log.read_text()[-3000:]
+        assert by_id.headers["x-model-version"] == trained_store.result.promotion.candidate_version
+        assert f"curl -s -X POST http://127.0.0.1:{port}/predict" in log.read_text()
         tree = psutil.Process(process.pid).children(recursive=True)
         assert len(tree) >= 3, tree  # at least bentoml serve and its two workers
         process.send_signal(sig)
-        process.wait(STOPPED_S)
+        code = process.wait(STOPPED_S)
         _, alive = psutil.wait_procs(tree, timeout=5)
         assert alive == [], [p.cmdline() for p in alive]
         assert _port_free(port)
-        stream = OnlineKeys(prefix).prediction_log
-        assert redis.Redis.from_url(trained_store.env["REDIS_URL"]).xlen(stream) == 1
+        assert store.xlen(stream) == logged_before + 1  # the prediction, flushed at the stop
+        if command == "fleetcast serve":
+            assert code == 0, log.read_text()[-3000:]  # a requested stop is a clean exit
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
