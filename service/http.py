@@ -21,6 +21,9 @@ VERSION_HEADER = "X-Model-Version"
 REQUEST_ID_HEADER = "X-Request-Id"  # the id the prediction log stores with the answer
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def error(
@@ -49,7 +52,7 @@ def admin_refusal(settings: Settings, authorization: str) -> tuple[int, str] | N
     return None
 
 
-async def _reply(send: Callable[[Message], Awaitable[None]], status: int, message: str) -> None:
+async def _reply(send: Send, status: int, message: str) -> None:
     body = json.dumps({"error": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -59,16 +62,11 @@ async def _reply(send: Callable[[Message], Awaitable[None]], status: int, messag
 class AdminGate:
     """ASGI middleware: admin routes check the token before anything reads the body."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]], settings: Settings) -> None:
+    def __init__(self, app: App, settings: Settings) -> None:
         self.app = app
         self.settings = settings
 
-    async def __call__(
-        self,
-        scope: Scope,
-        receive: Callable[[], Awaitable[Message]],
-        send: Callable[[Message], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].rstrip("/") in ADMIN_ROUTES:
             headers = dict(scope["headers"])
             authorization = headers.get(b"authorization", b"").decode("latin-1")
@@ -106,19 +104,14 @@ def quiet_client_errors() -> None:
 class BodySizeLimit:
     """ASGI middleware: 413 for a request body over `max_bytes`, declared or streamed."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int) -> None:
+    def __init__(self, app: App, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def _reject(self, send: Callable[[Message], Awaitable[None]]) -> None:
+    async def _reject(self, send: Send) -> None:
         await _reply(send, 413, f"request body over {self.max_bytes} bytes")
 
-    async def __call__(
-        self,
-        scope: Scope,
-        receive: Callable[[], Awaitable[Message]],
-        send: Callable[[Message], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
@@ -172,15 +165,10 @@ class JsonOnly:
     out of reach.
     """
 
-    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+    def __init__(self, app: App) -> None:
         self.app = app
 
-    async def __call__(
-        self,
-        scope: Scope,
-        receive: Callable[[], Awaitable[Message]],
-        send: Callable[[Message], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
             headers = dict(scope["headers"])
             media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
@@ -236,15 +224,10 @@ def published_spec(spec: dict[str, Any]) -> dict[str, Any]:
 class PublishedSpec:
     """ASGI middleware: GET /docs.json answers `published_spec` of BentoML's spec."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+    def __init__(self, app: App) -> None:
         self.app = app
 
-    async def __call__(
-        self,
-        scope: Scope,
-        receive: Callable[[], Awaitable[Message]],
-        send: Callable[[Message], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/docs.json":
             return await self.app(scope, receive, send)
         messages: list[Message] = []
