@@ -83,6 +83,22 @@ def _lineage(
     }
 
 
+def _artifacts(
+    split: Split, onnx: OnnxExport | NoExport, figures: dict[str, Any], table: pd.DataFrame
+) -> tracking.ModelArtifacts:
+    """What the training run logs beside the model."""
+    return tracking.ModelArtifacts(
+        features=feature_frame(split.train),
+        onnx=onnx.model if isinstance(onnx, OnnxExport) else None,
+        figures=figures,
+        tables={"comparison.csv": table},
+        documents={
+            "comparison.md": tracking.comparison_markdown(table),
+            "features.json": tracking.features_document(list(FEATURE_NAMES), SCHEMA_VERSION),
+        },
+    )
+
+
 @step
 def record_training(
     settings: Settings,
@@ -115,16 +131,7 @@ def record_training(
             run_id, params=tracking.params_of(_run_params(settings, split, scores, best, model))
         )
         tracking.log_fold_metrics(client, run_id, best)
-        artifacts = tracking.ModelArtifacts(
-            features=feature_frame(split.train),
-            onnx=onnx.model if isinstance(onnx, OnnxExport) else None,
-            figures=figures,
-            tables={"comparison.csv": table},
-            documents={
-                "comparison.md": tracking.comparison_markdown(table),
-                "features.json": tracking.features_document(list(FEATURE_NAMES), SCHEMA_VERSION),
-            },
-        )
+        artifacts = _artifacts(split, onnx, figures, table)
         model_uri = tracking.log_model(client, run_id, model, artifacts)
         version = tracking.register_candidate(client, settings, model_uri, lineage)
     except BaseException:
