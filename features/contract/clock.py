@@ -16,8 +16,8 @@ def now() -> dt.datetime:
 
 
 def naive_now() -> dt.datetime:
-    """Now, naive UTC to the second: the data's convention."""
-    return now().replace(tzinfo=None, microsecond=0)
+    """Now, naive UTC: the data's convention."""
+    return now().replace(tzinfo=None)
 
 
 def as_naive_utc(value: dt.datetime) -> dt.datetime:

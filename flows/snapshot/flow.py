@@ -31,7 +31,9 @@ from flows.tasks import network_step, step
 
 def normalize_as_of(as_of: dt.datetime | None) -> dt.datetime:
     """`as_of` as naive UTC (the raw timestamps' convention); default now."""
-    return clock.naive_now() if as_of is None else clock.as_naive_utc(as_of)
+    if as_of is None:
+        return clock.naive_now().replace(microsecond=0)  # snapshot ids name whole seconds
+    return clock.as_naive_utc(as_of)
 
 
 @dataclass(frozen=True)

@@ -147,12 +147,14 @@ def _assert_metrics_follow(
         if metric == "fleetcast_model_info" and v == 1
     }
     assert served == {new}
+
     # By the event or, if it won the race, the alias poll: one load per worker either way.
-    loads = [
-        (value(s, "fleetcast_reloads_total", trigger=t, outcome="loaded") for t in TRIGGERS)
-        for s in (before, after)
-    ]
-    assert sum(loads[1]) - sum(loads[0]) == workers
+    def loads(samples: Samples) -> float:
+        return sum(
+            value(samples, "fleetcast_reloads_total", trigger=t, outcome="loaded") for t in TRIGGERS
+        )
+
+    assert loads(after) - loads(before) == workers
     mine = ("registered_model", name)
     per_worker = [
         v

@@ -7,7 +7,7 @@ from support.factories import reservation, vehicle, write_reservations, write_ve
 from typer.testing import CliRunner
 
 from features.settings import Settings
-from flows.cli import app
+from flows.cli.app import app
 from flows.synthetic import generate
 
 pytestmark = pytest.mark.integration
