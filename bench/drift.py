@@ -52,22 +52,23 @@ def write_child(home: str, rows: int) -> None:
     import polars as pl
 
     from features.contract.clock import naive_now as now_utc
+    from features.contract.clock import naive_utc
     from features.contract.prediction_log import LOG_SCHEMA, STREAM_ID
     from features.contract.registry import model_uri
     from features.contract.schema import ENTITY
     from features.settings import get_settings
-    from features.stores.offline import latest_snapshot_id, read_meta, scan_snapshot
+    from features.stores.offline import read_meta, scan_snapshot
     from flows.evaluation import feature_frame
     from flows.monitor.drift import resolve_champion
-    from flows.monitor.drift_data import data_cut
 
     settings = get_settings()
     champion = resolve_champion.fn(settings)
     vehicles = scan_snapshot(settings, champion.snapshot_id).collect()
     sample = vehicles.sample(rows, with_replacement=True, seed=7)
     model = mlflow.sklearn.load_model(model_uri(settings.registered_model, champion.version))
-    # Before the newest snapshot's cut, so every prediction of a known vehicle has an outcome.
-    end = min(now_utc(), data_cut(read_meta(settings, latest_snapshot_id(settings))))
+    # Served before the latest snapshot was built, so from older data: each prediction of a
+    # known vehicle has an outcome in it.
+    end = min(now_utc(), naive_utc(read_meta(settings).created_at))
     end = end if end > now_utc() - SPREAD else now_utc()
     offsets = pl.int_range(rows, eager=True) * (SPREAD / rows)
     log = _log_frame(

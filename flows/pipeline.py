@@ -31,7 +31,7 @@ def pipeline_flow(as_of: dt.datetime | None = None) -> PipelineResult:
     the model families on the new snapshot, and judge the new candidate against the champion.
     """
     ingest_flow()
-    snapshot = feature_build_flow(as_of=as_of)
+    snapshot = feature_build_flow(as_of=as_of).snapshot
     trained = train_flow(snapshot_id=snapshot.snapshot_id)
     promotion = promote_flow(candidate_version=trained.version, snapshot_id=snapshot.snapshot_id)
     return PipelineResult(snapshot=snapshot, trained=trained, promotion=promotion)

@@ -23,6 +23,7 @@ from bench.service.procs import base_env, run_cli
 from features.local.prefect_server import running_local_url
 from features.local.redis_server import running_embedded_url
 from features.settings import Settings
+from features.stores.offline import list_snapshots
 
 
 @dataclass
@@ -83,9 +84,7 @@ def daemon_pids(state: State) -> list[int]:
 
 
 def _has_champion_state(settings: Settings) -> bool:
-    return (settings.offline_dir / "latest.json").exists() and (
-        settings.mlflow_dir / "mlflow.db"
-    ).exists()
+    return bool(list_snapshots(settings)) and (settings.mlflow_dir / "mlflow.db").exists()
 
 
 def prepare(workdir: Path, reuse: bool, stack: contextlib.ExitStack) -> State:

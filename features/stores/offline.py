@@ -1,7 +1,10 @@
 """Offline store: immutable feature snapshots, each with an id, a content hash and metadata.
 
 `offline/snapshots/<id>/{features.parquet,meta.json}` is written whole into a temporary folder
-and renamed into place; `offline/latest.json` names the newest and is replaced atomically.
+and renamed into place. Snapshots move forward only: the latest is the one with the greatest
+`as_of` (ties: the newest build), read off the complete snapshots themselves, so a back-dated
+build is kept for training and backtests but never becomes the latest, and there is no pointer
+to fall out of step with them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from features.contract.formulas import FEATURE_NAMES, TARGET
 from features.contract.point_in_time import SNAPSHOT_COLUMNS
 from features.contract.schema import SCHEMA_VERSION
 from features.settings import Settings
-from features.stores.atomic import write_text_atomic
 
 FEATURES_FILE = "features.parquet"
 META_FILE = "meta.json"
@@ -58,14 +60,11 @@ def _snapshots_dir(settings: Settings) -> Path:
     return settings.offline_dir / "snapshots"
 
 
-def _latest_pointer(settings: Settings) -> Path:
-    return settings.offline_dir / "latest.json"
-
-
 def write_snapshot(
     settings: Settings, frame: pl.DataFrame, as_of: dt.datetime, raw_store_version: int
 ) -> SnapshotMeta:
-    """Store `frame` as a snapshot (reusing an identical one) and make it the latest."""
+    """Store `frame` as a snapshot (reusing an identical one); it is the latest if no other
+    snapshot has a later `as_of` (or the same one, built later)."""
     digest = content_hash(frame)
     snapshot_id = f"{as_of:%Y%m%dT%H%M%S}-{digest[:10]}"
     meta = SnapshotMeta(
@@ -77,7 +76,7 @@ def write_snapshot(
         feature_names=list(FEATURE_NAMES),
         schema_version=SCHEMA_VERSION,
         raw_store_version=raw_store_version,
-        created_at=clock.stamp(),
+        created_at=clock.stamp("microseconds"),  # orders two builds of one as_of
     )
     final = _snapshots_dir(settings) / snapshot_id
     if not final.exists():
@@ -89,21 +88,31 @@ def write_snapshot(
             os.rename(tmp, final)  # atomic: a snapshot folder is complete or absent
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    write_text_atomic(_latest_pointer(settings), json.dumps({"snapshot_id": snapshot_id}))
     return read_meta(settings, snapshot_id)
 
 
-def latest_snapshot_id(settings: Settings) -> str:
-    """Id of the newest snapshot."""
-    pointer = _latest_pointer(settings)
-    if not pointer.exists():
+def recency(meta: SnapshotMeta) -> tuple[dt.datetime, dt.datetime, str]:
+    """How far forward a snapshot is: its `as_of`, then when it was built (then its id)."""
+    return clock.naive_utc(meta.as_of), clock.naive_utc(meta.created_at), meta.snapshot_id
+
+
+def latest_meta(settings: Settings) -> SnapshotMeta:
+    """The latest snapshot: the greatest `as_of`, ties broken by the newest build."""
+    metas = list_snapshots(settings)
+    if not metas:
         raise SnapshotNotFoundError(f"no feature snapshot yet under {settings.offline_dir}")
-    return json.loads(pointer.read_text())["snapshot_id"]
+    return max(metas, key=recency)
+
+
+def latest_snapshot_id(settings: Settings) -> str:
+    """Id of the latest snapshot (`latest_meta`)."""
+    return latest_meta(settings).snapshot_id
 
 
 def read_meta(settings: Settings, snapshot_id: str | None = None) -> SnapshotMeta:
     """Metadata of a snapshot (default: the latest)."""
-    snapshot_id = snapshot_id or latest_snapshot_id(settings)
+    if not snapshot_id:
+        return latest_meta(settings)
     path = _snapshots_dir(settings) / snapshot_id / META_FILE
     if not path.exists():
         raise SnapshotNotFoundError(

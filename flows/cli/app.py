@@ -28,7 +28,11 @@ app.add_typer(redis_app, name="redis")
 app.add_typer(server_app, name="server")
 
 AsOf = Annotated[
-    dt.datetime | None, typer.Option(help="Only data before this instant counts [default: now]")
+    dt.datetime | None,
+    typer.Option(
+        help="Only data before this instant counts (UTC) "
+        "[default: just after the latest stored reservation]"
+    ),
 ]
 
 
@@ -94,13 +98,20 @@ def ingest(
 
 
 @app.command()
-def features(as_of: AsOf = None) -> None:
-    """Build the feature snapshot offline (Parquet) and online (Redis)."""
+def features(
+    as_of: AsOf = None,
+    replace_online: Annotated[
+        bool, typer.Option(help="Serve this build online even if it is back-dated")
+    ] = False,
+) -> None:
+    """Build the feature snapshot offline (Parquet) and, if it is the latest, online (Redis)."""
     _prefect()
     from flows.snapshot.flow import feature_build_flow
 
-    meta = run_flow(lambda: feature_build_flow(as_of=as_of))
+    built = run_flow(lambda: feature_build_flow(as_of=as_of, replace_online=replace_online))
+    meta = built.snapshot
     typer.echo(f"snapshot {meta.snapshot_id}: {meta.vehicles} vehicles, {meta.labeled} labeled")
+    typer.echo(built.message)
 
 
 Snapshot = Annotated[

@@ -21,7 +21,13 @@ from features.contract.prediction_log import (
 )
 from features.contract.schema import ENTITY
 from features.settings import Settings
-from features.stores.offline import SnapshotMeta, list_snapshots, read_meta, scan_snapshot
+from features.stores.offline import (
+    SnapshotMeta,
+    list_snapshots,
+    read_meta,
+    recency,
+    scan_snapshot,
+)
 from features.stores.predictions import scan_predictions
 
 
@@ -57,32 +63,44 @@ def snapshot_window(settings: Settings, snapshot_id: str | None) -> Current:
     return Current("snapshot", f"snapshot {meta.snapshot_id}", rows)
 
 
-def data_cut(meta: SnapshotMeta) -> dt.datetime:
-    """The last instant a snapshot's labels can know about: its `as_of`, or its creation time
-    if earlier (a snapshot cut in the future still only saw the data present when built)."""
-    return min(clock.naive_utc(meta.as_of), clock.naive_utc(meta.created_at))
+SERVED_AS_OF = "served_as_of"  # a prediction's data time (see `with_served_as_of`)
+_BUILT = "_built"
 
 
-def outcome_snapshot(metas: Iterable[SnapshotMeta]) -> SnapshotMeta | None:
-    """The snapshot that knows most about what happened: the latest data cut (None if none).
+def snapshot_history(metas: Iterable[SnapshotMeta]) -> pl.DataFrame:
+    """When each snapshot was built (wall clock), and the latest `as_of` from then on: what the
+    service was serving from (snapshots move forward only, so a back-dated build changes
+    nothing)."""
+    rows = [(clock.naive_utc(m.created_at), clock.naive_utc(m.as_of)) for m in metas]
+    schema = {_BUILT: pl.Datetime("us"), SERVED_AS_OF: pl.Datetime("us")}
+    frame = pl.DataFrame(rows, schema=schema, orient="row").sort(_BUILT)
+    return frame.with_columns(pl.col(SERVED_AS_OF).cum_max())
 
-    A snapshot rebuilt today for an old `as_of` has an old cut, so it is never chosen.
-    """
-    return max(metas, key=data_cut, default=None)
+
+def with_served_as_of(predictions: pl.DataFrame, metas: Iterable[SnapshotMeta]) -> pl.DataFrame:
+    """Each prediction with its data time: the `as_of` of the latest snapshot when it was
+    served (null if made before any). The bridge from the wall clock that stamps predictions
+    to the data clock that labels them, so a replay of old data judges like the live run."""
+    return predictions.sort(PREDICTED_AT).join_asof(
+        snapshot_history(metas), left_on=PREDICTED_AT, right_on=_BUILT, strategy="backward"
+    )
 
 
 def join_outcomes(
-    predictions: pl.DataFrame, labels: pl.DataFrame, cut: dt.datetime, model_version: str
+    predictions: pl.DataFrame, labels: pl.DataFrame, label_as_of: dt.datetime, model_version: str
 ) -> pl.DataFrame:
     """The outcome of each prediction that has one: `model_version`'s predictions for a known
-    vehicle made before `cut`, paired with that vehicle's label (`TARGET`) in the snapshot of
-    that cut. Vehicles without a label there (new listings, unknown ids) have no outcome yet.
+    vehicle, served from data older than the labels' (`SERVED_AS_OF` before `label_as_of`),
+    paired with that vehicle's label (`TARGET`). Vehicles without a label there (new listings,
+    unknown ids) have no outcome yet; a prediction served from the labels' own snapshot has
+    none either (what it predicted has not happened in that data).
     """
     known = labels.select(ENTITY, TARGET).filter(pl.col(TARGET).is_not_null())
+    served = pl.col(SERVED_AS_OF)
     return (
         predictions.filter(
             pl.col(ENTITY).is_not_null()
-            & (pl.col(PREDICTED_AT) < cut)
+            & (served.is_null() | (served < label_as_of))
             & (pl.col(MODEL_VERSION) == model_version)
         )
         .join(known, on=ENTITY, how="inner")
@@ -93,10 +111,14 @@ def join_outcomes(
 def outcomes(
     settings: Settings, current: Current, model_version: str
 ) -> tuple[str | None, pl.DataFrame]:
-    """The outcome snapshot's id and the outcome pairs of the current predictions (none for a
-    snapshot window: a snapshot has labels but nobody was served predictions for it)."""
-    meta = outcome_snapshot(list_snapshots(settings)) if current.kind == "predictions" else None
-    if meta is None:
+    """The outcome snapshot (the latest: it knows most about what happened) and the outcome
+    pairs of the current predictions (none for a snapshot window: a snapshot has labels but
+    nobody was served predictions for it)."""
+    metas = list_snapshots(settings)
+    if current.kind != "predictions" or not metas:
         return None, pl.DataFrame()
-    labels = scan_snapshot(settings, meta.snapshot_id).select(ENTITY, TARGET).collect()
-    return meta.snapshot_id, join_outcomes(current.rows, labels, data_cut(meta), model_version)
+    latest = max(metas, key=recency)
+    labels = scan_snapshot(settings, latest.snapshot_id).select(ENTITY, TARGET).collect()
+    served = with_served_as_of(current.rows, metas)
+    label_as_of = clock.naive_utc(latest.as_of)
+    return latest.snapshot_id, join_outcomes(served, labels, label_as_of, model_version)

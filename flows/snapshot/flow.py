@@ -1,5 +1,9 @@
 """Feature build flow: raw store -> point-in-time offline snapshot -> Redis online store.
 
+`as_of` defaults to the data clock (`features.contract.clock`). Snapshots move forward only: a
+build that is not the latest (an older `as_of`: a backfill, a backtest) is kept offline and the
+online store keeps serving what it served, unless the caller asks for `replace_online`.
+
 On a Dask cluster (`FLEETCAST_DASK_ADDRESS`) the table is built in hash partitions of the
 vehicle ids, side by side, and merged; each partition holds all rows of its vehicles, and the
 one global input (when the data's history begins) is computed once, so the merge is exactly
@@ -23,17 +27,10 @@ from features.contract.schema import ENTITY, RESERVATIONS, VEHICLES
 from features.local.redis_server import redis_client
 from features.settings import Settings, get_settings
 from features.stores import raw as raw_store
-from features.stores.offline import SnapshotMeta, scan_snapshot, write_snapshot
+from features.stores.offline import SnapshotMeta, latest_meta, scan_snapshot, write_snapshot
 from features.stores.online import MaterializeResult, OnlineKeys, materialize
 from flows.runners import SettingsTaskRunner
 from flows.tasks import network_step, step
-
-
-def normalize_as_of(as_of: dt.datetime | None) -> dt.datetime:
-    """`as_of` as naive UTC (the raw timestamps' convention); default now."""
-    if as_of is None:
-        return clock.naive_now().replace(microsecond=0)  # snapshot ids name whole seconds
-    return clock.as_naive_utc(as_of)
 
 
 @dataclass(frozen=True)
@@ -46,14 +43,35 @@ class BuildPlan:
     start: dt.datetime | None
 
 
+@dataclass(frozen=True)
+class OnlineChoice:
+    """Whether a build goes online, and the line that says why."""
+
+    serve: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class FeatureBuild:
+    """What one feature build produced: the offline snapshot, and the online write if any."""
+
+    snapshot: SnapshotMeta
+    online: MaterializeResult | None  # None: kept offline, the online store unchanged
+    message: str
+
+
 @step
-def plan_build(settings: Settings, as_of: dt.datetime) -> BuildPlan:
-    """Pin the raw store's committed parts (a concurrent ingest cannot change the build)."""
+def plan_build(settings: Settings, as_of: dt.datetime | None) -> BuildPlan:
+    """Pin the raw store's committed parts (a concurrent ingest cannot change the build) and
+    the cut: `as_of` as naive UTC, by default just after the data clock of those parts."""
     manifest = raw_store.load_manifest(settings)
     if not manifest.parts[VEHICLES]:
         raise raw_store.EmptyStoreError(
             f"the raw store under {settings.raw_dir} has no vehicles: run ingest"
         )
+    if as_of is None:
+        as_of = clock.as_of_after(manifest.clock_time)
+    as_of = clock.as_naive_utc(as_of)
     reservations = raw_store.scan(settings, RESERVATIONS, manifest.parts[RESERVATIONS])
     return BuildPlan(as_of, manifest.parts, manifest.version, history_start(reservations, as_of))
 
@@ -88,8 +106,33 @@ def build_table(settings: Settings, plan: BuildPlan) -> pl.DataFrame:
 
 @step
 def write_offline(settings: Settings, table: pl.DataFrame, plan: BuildPlan) -> SnapshotMeta:
-    """Write the offline snapshot and point `latest` at it."""
+    """Write the offline snapshot (the latest unless it is back-dated)."""
     return write_snapshot(settings, table, plan.as_of, plan.raw_version)
+
+
+def online_choice(meta: SnapshotMeta, latest: SnapshotMeta, replace_online: bool) -> OnlineChoice:
+    """Serve the build if it is the latest snapshot, or if the caller asked to."""
+    if meta.snapshot_id == latest.snapshot_id:
+        return OnlineChoice(True, f"snapshot {meta.snapshot_id} is the latest: served online")
+    back_dated = (
+        f"snapshot {meta.snapshot_id} is back-dated (as of {meta.as_of}; the latest, "
+        f"{latest.snapshot_id}, is as of {latest.as_of})"
+    )
+    if replace_online:
+        return OnlineChoice(True, f"{back_dated}: served online, as replace_online asked")
+    return OnlineChoice(
+        False,
+        f"{back_dated}: kept offline for training and backtests; the online store is unchanged "
+        "(replace_online, or --replace-online, serves it)",
+    )
+
+
+@step
+def choose_online(settings: Settings, meta: SnapshotMeta, replace_online: bool) -> OnlineChoice:
+    """Decide against the latest snapshot as it is now (after this build was written)."""
+    choice = online_choice(meta, latest_meta(settings), replace_online)
+    get_run_logger().info(choice.message)
+    return choice
 
 
 @network_step
@@ -132,15 +175,21 @@ def announce(meta: SnapshotMeta, online: MaterializeResult) -> None:
 
 
 @flow(name="features", task_runner=SettingsTaskRunner())
-def feature_build_flow(as_of: dt.datetime | None = None) -> SnapshotMeta:
-    """Build the point-in-time feature snapshot as of `as_of` (default now), write it offline
-    (Parquet, with id and content hash) and online (Redis, atomic switch), then emit
-    `fleetcast.features.materialized`.
+def feature_build_flow(
+    as_of: dt.datetime | None = None, replace_online: bool = False
+) -> FeatureBuild:
+    """Build the point-in-time feature snapshot as of `as_of` (default: just after the latest
+    stored reservation) and write it offline (Parquet, with id and content hash). If it is the
+    latest snapshot, or `replace_online` asks, write it online too (Redis, atomic switch) and
+    emit `fleetcast.features.materialized`; a back-dated build leaves the online store as it was.
     """
     settings = get_settings()
-    plan = plan_build(settings, normalize_as_of(as_of))
+    plan = plan_build(settings, as_of)
     table = build_table(settings, plan)
     meta = write_offline(settings, table, plan)
+    choice = choose_online(settings, meta, replace_online)
+    if not choice.serve:
+        return FeatureBuild(meta, None, choice.message)
     online = write_online(settings, meta)
     announce(meta, online)
-    return meta
+    return FeatureBuild(meta, online, choice.message)

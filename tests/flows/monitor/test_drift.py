@@ -55,7 +55,7 @@ def drift_settings(
     monkeypatch.setenv("FLEETCAST_REGISTERED_MODEL", f"test-{uuid.uuid4().hex[:8]}")
     settings = Settings()
     ingest_flow()
-    snapshot = feature_build_flow()
+    snapshot = feature_build_flow().snapshot
     source = trained_store.settings
     real = trained_version(settings, source.registered_model, trained_store.result.trained.version)
     register_copy(

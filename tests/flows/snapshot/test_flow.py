@@ -20,6 +20,7 @@ from features.stores.raw import EmptyStoreError
 from flows.ingest.flow import ingest_flow
 from flows.snapshot.flow import feature_build_flow
 from flows.synthetic import generate
+from flows.train.flow import train_flow
 
 pytestmark = pytest.mark.integration
 MID_YEAR = dt.datetime(2023, 7, 1)
@@ -38,7 +39,7 @@ def _client(settings: Settings) -> redis.Redis:
 
 
 def test_online_values_equal_the_snapshot_for_every_vehicle(generated: Settings) -> None:
-    meta = feature_build_flow()
+    meta = feature_build_flow().snapshot
     offline = scan_snapshot(generated, meta.snapshot_id).collect()
     keys = OnlineKeys(generated.redis_key_prefix)
     online = _client(generated).hgetall(keys.snapshot(meta.snapshot_id))
@@ -53,7 +54,7 @@ def test_online_values_equal_the_snapshot_for_every_vehicle(generated: Settings)
 
 
 def test_labels_count_only_reservations_before_as_of(generated: Settings) -> None:
-    meta = feature_build_flow(as_of=MID_YEAR)
+    meta = feature_build_flow(as_of=MID_YEAR).snapshot
     snapshot = scan_snapshot(generated, meta.snapshot_id).collect()
     raw = pl.read_csv(generated.data_dir / "reservations.csv", try_parse_dates=True)
     expected = raw.filter(pl.col("created_at") < MID_YEAR).group_by("vehicle_id").len()
@@ -66,11 +67,13 @@ def test_labels_count_only_reservations_before_as_of(generated: Settings) -> Non
 
 
 def test_an_old_snapshot_rebuilds_exactly_after_new_data(generated: Settings) -> None:
-    first = feature_build_flow(as_of=MID_YEAR)
+    first = feature_build_flow(as_of=MID_YEAR).snapshot
     later = write_reservations(generated.home / "2024.csv", [reservation(1, "2024-01-05 10:00:00")])
     ingest_flow(paths=[str(later)])
-    assert feature_build_flow(as_of=dt.datetime(2024, 6, 1)).snapshot_id != first.snapshot_id
-    rebuilt = feature_build_flow(as_of=MID_YEAR)
+    assert feature_build_flow(as_of=dt.datetime(2024, 6, 1)).snapshot.snapshot_id != (
+        first.snapshot_id
+    )
+    rebuilt = feature_build_flow(as_of=MID_YEAR).snapshot
     assert (rebuilt.snapshot_id, rebuilt.content_sha256) == (
         first.snapshot_id,
         first.content_sha256,
@@ -78,13 +81,29 @@ def test_an_old_snapshot_rebuilds_exactly_after_new_data(generated: Settings) ->
     assert read_meta(generated, first.snapshot_id).vehicles == 300  # old snapshots stay readable
 
 
-def test_new_arrival_has_no_label_but_is_served_online(generated: Settings) -> None:
-    arrival = write_vehicles(generated.home / "new.csv", [vehicle(5000, num_images=11)])
-    ingest_flow(paths=[str(arrival)])
-    meta = feature_build_flow(as_of=dt.datetime(2024, 1, 10))  # 10 days after the data's clock
-    snapshot = scan_snapshot(generated, meta.snapshot_id).collect()
-    assert snapshot.filter(pl.col("vehicle_id") == 5000)[TARGET].item() is None
-    assert snapshot.filter(pl.col("vehicle_id") != 5000)[TARGET].null_count() == 0
+def _label(settings: Settings, snapshot_id: str, vehicle_id: int) -> int | None:
+    snapshot = scan_snapshot(settings, snapshot_id).filter(pl.col("vehicle_id") == vehicle_id)
+    return snapshot.collect()[TARGET].item()
+
+
+def _online(settings: Settings) -> str:
+    return _client(settings).get(OnlineKeys(settings.redis_key_prefix).current).decode()
+
+
+def test_a_replay_cuts_at_the_data_clock_so_new_arrivals_have_no_label(
+    generated: Settings,
+) -> None:
+    """Last year's data, replayed today: listings dropped in landing after it are new, as they
+    were live, not never-booked vehicles of a year."""
+    last = pl.read_csv(generated.data_dir / "reservations.csv")["created_at"].max()
+    generated.landing_dir.mkdir(parents=True, exist_ok=True)
+    write_vehicles(generated.landing_dir / "new.csv", [vehicle(5000, num_images=11)])
+    ingest_flow()  # the year's files are known (skipped); the landing folder's listing is new
+    meta = feature_build_flow().snapshot
+    as_of = dt.datetime.fromisoformat(last) + dt.timedelta(seconds=1)
+    assert meta.as_of == as_of.isoformat()
+    assert meta.snapshot_id.startswith(f"{as_of:%Y%m%dT%H%M%S}-")  # named by the data's time
+    assert _label(generated, meta.snapshot_id, 5000) is None
     assert meta.labeled == 300
     _, (values,) = OnlineReader(_client(generated), OnlineKeys(generated.redis_key_prefix)).read(
         [5000]
@@ -92,8 +111,54 @@ def test_new_arrival_has_no_label_but_is_served_online(generated: Settings) -> N
     assert values is not None and values["num_images"] == 11.0
 
 
+def test_a_daily_file_landing_late_changes_nothing(generated: Settings) -> None:
+    """The file of 2024-01-01 lands days after that day (and a straggler of 2023 after it):
+    the data clock, not the day it landed, cuts the build."""
+    day = generated.home / "2024-01-01"
+    day.mkdir()
+    listings = write_vehicles(day / "vehicles.csv", [vehicle(5001), vehicle(5002)])
+    booked = write_reservations(
+        day / "reservations.csv",
+        [reservation(1, "2024-01-01 09:30:00"), reservation(5001, "2024-01-01 17:45:10")],
+    )
+    before = _label(generated, feature_build_flow().snapshot.snapshot_id, 1)
+    ingest_flow(paths=[str(listings), str(booked)])
+    meta = feature_build_flow().snapshot
+    assert meta.as_of == "2024-01-01T17:45:11"
+    assert _label(generated, meta.snapshot_id, 5001) is None  # new, though booked
+    assert _label(generated, meta.snapshot_id, 5002) is None
+    assert _label(generated, meta.snapshot_id, 1) == (before or 0) + 1
+    straggler = write_reservations(day / "late.csv", [reservation(2, "2023-12-31 22:00:00")])
+    ingest_flow(paths=[str(straggler)])
+    again = feature_build_flow().snapshot  # same clock, more data: the newer build is latest
+    assert again.as_of == meta.as_of and again.snapshot_id != meta.snapshot_id
+    assert read_meta(generated).snapshot_id == again.snapshot_id == _online(generated)
+
+
+def test_a_back_dated_build_stays_offline_unless_asked(generated: Settings) -> None:
+    current = feature_build_flow().snapshot
+    back_dated = feature_build_flow(as_of=MID_YEAR)
+    assert back_dated.online is None
+    assert "back-dated" in back_dated.message and "online store is unchanged" in back_dated.message
+    assert read_meta(generated).snapshot_id == current.snapshot_id  # `latest` did not move
+    assert _online(generated) == current.snapshot_id
+    served = feature_build_flow(as_of=MID_YEAR, replace_online=True)
+    assert served.online is not None and "served online" in served.message
+    assert _online(generated) == back_dated.snapshot.snapshot_id
+    assert read_meta(generated).snapshot_id == current.snapshot_id  # latest is still by as_of
+
+
+@pytest.mark.slow
+def test_train_without_a_snapshot_trains_on_the_latest_not_the_last_built(
+    generated: Settings,
+) -> None:
+    current = feature_build_flow().snapshot
+    feature_build_flow(as_of=MID_YEAR)
+    assert train_flow(families=["poisson_glm"]).snapshot_id == current.snapshot_id
+
+
 def test_switch_flips_one_pointer_and_cleans_old_snapshots(generated: Settings) -> None:
-    metas = [feature_build_flow(as_of=dt.datetime(2023, month, 1)) for month in (4, 5, 6)]
+    metas = [feature_build_flow(as_of=dt.datetime(2023, month, 1)).snapshot for month in (4, 5, 6)]
     keys = OnlineKeys(generated.redis_key_prefix)
     client = _client(generated)
     assert client.get(keys.current).decode() == metas[-1].snapshot_id
@@ -105,7 +170,7 @@ def test_switch_flips_one_pointer_and_cleans_old_snapshots(generated: Settings) 
 
 
 def test_success_emits_the_materialized_event(generated: Settings, prefect_server: str) -> None:
-    meta = feature_build_flow()
+    meta = feature_build_flow().snapshot
     from prefect.events.worker import EventsWorker
 
     EventsWorker.drain_all(timeout=10)  # events are sent in the background

@@ -95,12 +95,12 @@ def dask_address() -> Iterator[str]:
 def test_flow_on_dask_writes_the_same_snapshot(
     varied: Settings, dask_address: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    local = feature_build_flow(as_of=AS_OF)
+    local = feature_build_flow(as_of=AS_OF).snapshot
     local_table = scan_snapshot(varied, local.snapshot_id).collect()
     monkeypatch.setenv("FLEETCAST_DASK_ADDRESS", dask_address)
     monkeypatch.setenv("FLEETCAST_FEATURE_PARTITIONS", "4")
     with Client(dask_address) as client:
-        on_dask = feature_build_flow(as_of=AS_OF)
+        on_dask = feature_build_flow(as_of=AS_OF).snapshot
         executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     assert sum(executed.values()) >= 4  # the partitions really ran on the cluster's workers
     assert on_dask.content_sha256 == local.content_sha256
