@@ -26,21 +26,13 @@ from features.contract.registry import (
     PARITY_TOLERANCE,
     Tag,
 )
-from features.contract.schema import VehicleRecord
+from features.contract.schema import EXAMPLE_VEHICLE
 from features.settings import Settings
 from features.stores import model_registry
 from features.stores.model_registry import RegistryUnreachable, unreachable_cause
 from features.stores.offline import SnapshotNotFoundError, scan_snapshot
 
-_SMOKE_LISTING = VehicleRecord(
-    vehicle_id=1,
-    technology=1,
-    actual_price=60.0,
-    recommended_price=55.0,
-    num_images=5,
-    street_parked=0,
-    description=300,
-)
+_SMOKE_LISTING = EXAMPLE_VEHICLE
 
 
 class ChampionError(FleetcastError, RuntimeError):

@@ -13,7 +13,7 @@ import annotated_types as at
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
-from features.contract.schema import ENTITY, VehicleRecord
+from features.contract.schema import ENTITY, EXAMPLE_VEHICLE, VehicleRecord
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 INT64_MAX = 2**63 - 1  # the contract's integers are stored as Int64 (features.contract.schema)
@@ -31,9 +31,11 @@ def _bounded(field: FieldInfo) -> tuple[Any, FieldInfo]:
 
 def _from_contract(name: str, doc: str, with_id: bool) -> type[BaseModel]:
     fields = VehicleRecord.model_fields.items()
+    example = EXAMPLE_VEHICLE.model_dump(exclude=None if with_id else {ENTITY})
     return create_model(  # type: ignore[call-overload]
         name,
-        __config__=_STRICT,
+        # The API docs' example (Swagger's "Try it out" body) is the contract's example listing.
+        __config__=ConfigDict(**_STRICT, json_schema_extra={"examples": [example]}),
         __doc__=doc,
         **{k: _bounded(field) for k, field in fields if with_id or k != ENTITY},
     )
@@ -49,7 +51,9 @@ class VehicleRef(BaseModel):
     """A vehicle known to the online feature store."""
 
     model_config = _STRICT
-    vehicle_id: int = Field(gt=0, le=INT64_MAX, description="Listing id.")
+    vehicle_id: int = Field(
+        gt=0, le=INT64_MAX, description="Listing id.", examples=[EXAMPLE_VEHICLE.vehicle_id]
+    )
 
 
 class Batch(BaseModel):

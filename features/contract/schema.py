@@ -43,6 +43,19 @@ class VehicleRecord(RawRecord):
     description: int = Field(ge=0, description="Length of the listing's description, characters.")
 
 
+# A typical listing of the marketplace (near the real data's medians): the one example the
+# CLI, the API docs, the service's smoke test and the tests' factory all show.
+EXAMPLE_VEHICLE = VehicleRecord(
+    vehicle_id=1,
+    technology=0,
+    actual_price=64.5,
+    recommended_price=60.0,
+    num_images=3,
+    street_parked=0,
+    description=58,
+)
+
+
 class ReservationRecord(RawRecord):
     """One reservation, as in `reservations.csv`."""
 

@@ -7,6 +7,7 @@ real server: Prefect reads its settings when it is first imported.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from features.contract.schema import ENTITY, EXAMPLE_VEHICLE
 from features.local.prefect_server import use_prefect_server
 from features.settings import PROJECT_ROOT, get_settings
 from flows.cli import lines as model_lines
@@ -248,10 +250,14 @@ def deploy(
 
 
 SERVICE = "service.service:Fleetcast"  # started by name: flows never import the service
-CURL_EXAMPLE = """curl -s -X POST http://127.0.0.1:{port}/predict \\
+
+
+def curl_example(port: int) -> str:
+    """The requests `fleetcast serve` suggests, on the contract's example listing."""
+    listing = json.dumps(EXAMPLE_VEHICLE.model_dump(exclude={ENTITY}))
+    return f"""curl -s -X POST http://127.0.0.1:{port}/predict \\
   -H 'content-type: application/json' \\
-  -d '{{"technology": 1, "actual_price": 60, "recommended_price": 55,
-       "num_images": 5, "street_parked": 0, "description": 300}}'
+  -d '{listing}'
 curl -s -X POST http://127.0.0.1:{port}/predict_by_id \\
   -H 'content-type: application/json' -d '{{"vehicle_id": 1}}'
 curl -s http://127.0.0.1:{port}/model"""
@@ -270,7 +276,7 @@ def serve(
     redis = current_url(settings) or start_embedded(settings)[0]
     port = port or settings.service_port
     typer.echo(f"starting the service on http://127.0.0.1:{port} (ready in ~20 s); try:")
-    typer.echo(CURL_EXAMPLE.format(port=port))
+    typer.echo(curl_example(port))
     if settings.admin_token is None:
         typer.echo("admin routes (/reload, /vehicles) are off: set FLEETCAST_ADMIN_TOKEN")
     from flows.cli import foreground

@@ -19,18 +19,12 @@ from conftest import SYSTEM_PATH, TrainedStore
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
+from features.contract.schema import ENTITY, EXAMPLE_VEHICLE
 from features.local.processes import free_port
 from features.settings import PROJECT_ROOT
 
 BENTOML = str(Path(sys.executable).parent / "bentoml")
-LISTING = {
-    "technology": 1,
-    "actual_price": 60.0,
-    "recommended_price": 55.0,
-    "num_images": 5,
-    "street_parked": 0,
-    "description": 300,
-}
+LISTING = EXAMPLE_VEHICLE.model_dump(exclude={ENTITY})
 
 
 def _imported_modules(module: str, seen: set[str] | None = None) -> set[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from features.contract.schema import (
+    EXAMPLE_VEHICLE,
     TIMESTAMP_FORMAT,
     RawRecord,
     ReservationRecord,
@@ -16,15 +17,7 @@ from features.contract.schema import (
     columns,
 )
 
-_VEHICLE_DEFAULTS = VehicleRecord(
-    vehicle_id=1,
-    technology=1,
-    actual_price=60.0,
-    recommended_price=50.0,
-    num_images=4,
-    street_parked=0,
-    description=300,
-).model_dump()
+_VEHICLE_DEFAULTS = EXAMPLE_VEHICLE.model_dump()
 
 
 def vehicle(vehicle_id: int, **overrides: Any) -> dict[str, Any]:

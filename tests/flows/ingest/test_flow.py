@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from support.factories import reservation, vehicle, write_reservations, write_vehicles
 
-from features.contract.schema import KINDS, UNKNOWN_VEHICLE_RULE
+from features.contract.schema import EXAMPLE_VEHICLE, KINDS, UNKNOWN_VEHICLE_RULE
 from features.settings import Settings
 from features.stores import raw as raw_store
 from flows.ingest.flow import ingest_flow
@@ -150,7 +150,7 @@ def test_vehicle_with_new_attributes_becomes_a_new_version(base: Settings) -> No
     (file,) = report.files
     assert (file.updated, file.duplicates) == (1, 1)
     versions = _store_rows(base, "vehicles").filter(pl.col("vehicle_id") == 2).sort("ingest_seq")
-    assert versions["actual_price"].to_list() == [60.0, 99.0]
+    assert versions["actual_price"].to_list() == [EXAMPLE_VEHICLE.actual_price, 99.0]
     assert versions["valid_from"].to_list()[1].isoformat() == "2023-04-02T10:00:00"
 
 
@@ -208,7 +208,7 @@ def test_spreadsheet_export_with_bom_and_crlf_is_read(flow_settings: Settings) -
     report = ingest_flow(paths=[str(exported)])
     assert (report.total("accepted"), report.total("quarantined")) == (2, 0)
     assert _store_rows(flow_settings, "vehicles").sort("vehicle_id")["description"].to_list() == [
-        300,
+        EXAMPLE_VEHICLE.description,
         40,
     ]
 
