@@ -117,7 +117,8 @@ def features(
 
 
 Snapshot = Annotated[
-    str | None, typer.Option("--snapshot", help="Feature snapshot id [default: the latest]")
+    str | None,
+    typer.Option("--snapshot", help="Feature snapshot id [default: the latest, by as_of]"),
 ]
 
 
