@@ -7,8 +7,8 @@ Each listing's reservation count is Poisson around a demand that falls with over
 with photos and the connected-car kit, peaks at a moderate description length and dips for
 street parking, times a quality nobody records (most of the spread, so the recorded attributes
 predict the count only a little better than its median, as in the real data), levelled off by
-the calendar's capacity. Booking times follow weekly, seasonal and hour-of-day rhythms. Memory
-is bounded by `chunk_vehicles`, not by `n_vehicles`.
+the calendar's capacity. Booking times (`flows.booking_times`) follow weekly, seasonal and
+hour-of-day rhythms. Memory is bounded by `chunk_vehicles`, not by `n_vehicles`.
 
 A `ShiftedMonth` writes the drift scenario instead: new listings priced above the usual and
 with fewer photos, booked only in one month at the rate the same demand model gives them.
@@ -34,6 +34,7 @@ from features.contract.schema import (
     columns,
 )
 from features.stores.atomic import atomic_path
+from flows.booking_times import booking_times, month_share
 
 # Listing attributes, shaped like the real marketplace's 1,000 listings of 2023.
 TECHNOLOGY_SHARE = 0.17
@@ -69,14 +70,6 @@ QUALITY_MAX = 2.0  # quality is uniform on [0, max]: from unbookable to twice th
 CAPACITY = 3.0
 CALIBRATION_SAMPLE = 200_000  # listings in the fixed sample that pins the mean count
 
-# Booking-time rhythms (relative weights).
-WEEKDAY_WEIGHTS = np.array([0.75, 0.8, 0.95, 1.15, 1.3, 1.25, 1.0])  # Monday first
-SEASONAL_AMPLITUDE = 0.35  # summer peak / winter trough around the yearly mean
-SEASONAL_PEAK_DAY = 196  # mid-July, day of year counted from 0
-HOUR_WEIGHTS = np.array(
-    [2, 1, 1, 1, 1, 2, 4, 6, 8, 9, 10, 11, 12, 11, 10, 10, 11, 12, 13, 14, 13, 10, 7, 4], float
-)
-SECONDS_PER_DAY = 86_400
 MIN_PRICE = 0.01  # a cent: the contract wants prices > 0, rounding must not reach 0
 
 
@@ -176,65 +169,6 @@ def _counts(rng: np.random.Generator, v: dict[str, np.ndarray], mean: float) -> 
     return rng.poisson(rate).astype(np.int64)
 
 
-@cache
-def _day_weights(year: int) -> np.ndarray:
-    """Probability of each day of `year`: seasonal wave times weekday rhythm."""
-    first = dt.date(year, 1, 1)
-    n_days = (dt.date(year + 1, 1, 1) - first).days
-    day = np.arange(n_days)
-    season = 1 + SEASONAL_AMPLITUDE * np.cos(2 * np.pi * (day - SEASONAL_PEAK_DAY) / n_days)
-    weekday = WEEKDAY_WEIGHTS[(first.weekday() + day) % 7]
-    weights = season * weekday
-    return weights / weights.sum()
-
-
-def _month_days(year: int, month: int) -> slice:
-    """The days of `month`, counted from the start of `year`."""
-    first, end = dt.date(year, 1, 1), dt.date(year + month // 12, month % 12 + 1, 1)
-    return slice((dt.date(year, month, 1) - first).days, (end - first).days)
-
-
-def _period_weights(year: int, month: int | None) -> np.ndarray:
-    """Day probabilities of `year`, or of its `month` only (zero elsewhere, renormalized)."""
-    weights = _day_weights(year)
-    if month is None:
-        return weights
-    inside, days = np.zeros_like(weights), _month_days(year, month)
-    inside[days] = weights[days]
-    return inside / inside.sum()
-
-
-def _month_share(year: int, month: int | None) -> float:
-    """The share of a year's bookings that falls in `month` (1.0 for the whole year)."""
-    return 1.0 if month is None else float(_day_weights(year)[_month_days(year, month)].sum())
-
-
-def _seconds_in_year(
-    rng: np.random.Generator, n: int, year: int, month: int | None = None
-) -> np.ndarray:
-    """`n` booking times as seconds since the start of `year` (in `month` if given)."""
-    days = _period_weights(year, month)
-    day = rng.choice(days.size, size=n, p=days)
-    hour = rng.choice(24, size=n, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
-    second_of_hour = rng.integers(0, 3600, size=n)
-    return day * SECONDS_PER_DAY + hour * 3600 + second_of_hour
-
-
-def _booking_times(
-    rng: np.random.Generator, owner: np.ndarray, year: int, month: int | None = None
-) -> np.ndarray:
-    """Booking seconds for each reservation of `owner` (sorted ids), unique per vehicle."""
-    seconds = _seconds_in_year(rng, owner.size, year, month)
-    while True:
-        # Ingest drops exact duplicate rows, so a vehicle must never book the same second twice.
-        order = np.lexsort((seconds, owner))
-        owner, seconds = owner[order], seconds[order]
-        clash = np.flatnonzero((owner[1:] == owner[:-1]) & (seconds[1:] == seconds[:-1])) + 1
-        if clash.size == 0:
-            return seconds
-        seconds[clash] = _seconds_in_year(rng, clash.size, year, month)
-
-
 def _reservations(
     rng: np.random.Generator,
     ids: np.ndarray,
@@ -244,7 +178,7 @@ def _reservations(
 ) -> pl.DataFrame:
     """Reservation rows of one chunk, sorted by vehicle then time."""
     owner = np.repeat(ids, counts)
-    seconds = _booking_times(rng, owner, year, month)
+    seconds = booking_times(rng, owner, year, month)
     epoch = int(dt.datetime(year, 1, 1, tzinfo=dt.UTC).timestamp())
     frame = pl.DataFrame({ENTITY: owner, "created_at": seconds + epoch})
     frame = frame.with_columns(pl.from_epoch("created_at", time_unit="s"))
@@ -291,7 +225,7 @@ def _write_chunk(
     month = None
     if shifted is not None:
         listing, month = shifted.apply(listing), shifted.month
-    counts = _counts(rng, listing, mean * _month_share(year, month))
+    counts = _counts(rng, listing, mean * month_share(year, month))
     vehicles = pl.DataFrame(listing).select(columns(VehicleRecord))
     vehicles.write_csv(out[0], include_header=False)
     reservations = _reservations(rng, ids, counts, year, month)
