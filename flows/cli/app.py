@@ -240,7 +240,7 @@ SERVICE = "service.service:Fleetcast"  # started by name: flows never import the
 CURL_EXAMPLE = """curl -s -X POST http://127.0.0.1:{port}/predict \\
   -H 'content-type: application/json' \\
   -d '{{"technology": 1, "actual_price": 60, "recommended_price": 55,
-       "num_images": 5, "street_parked": 0, "description": 300}}'
+       "num_images": 5, "street_parked": 0, "description": 80}}'
 curl -s -X POST http://127.0.0.1:{port}/predict_by_id \\
   -H 'content-type: application/json' -d '{{"vehicle_id": 1}}'
 curl -s http://127.0.0.1:{port}/model"""
