@@ -137,7 +137,12 @@ def test_a_shifted_month_is_detected_announced_and_reported(drift_settings: Sett
     assert result.drift_detected and set(result.drifted_features) == SHIFTED
     assert result.share_drifted == pytest.approx(0.5)
     assert result.current_rows == result.outcome_rows == 1000
-    assert result.error_regressed and result.mae_ratio >= 1.25
+    # The month's listings are overforecast (~0.1 bookings each against ~3.8), but with the
+    # marketplace's noise the holdout MAE is ~3.4 already: the error is worse, yet under the
+    # 1.25 threshold. This drift is the features' to announce (test_drift_result covers a
+    # regressed error).
+    assert result.mae_ratio > 1 and not result.error_regressed
+    assert "error ok" in result.message
     (event,) = received
     assert event.payload["champion_version"] == result.champion_version
     assert set(event.payload["drifted_features"]) == SHIFTED

@@ -80,11 +80,13 @@ def test_no_champion_promotes_and_a_real_subscriber_receives_the_event(
 
 def test_a_worse_candidate_keeps_the_champion(model_settings: Settings, real: Any) -> None:
     register_copy(model_settings, real, alias=CHAMPION)
-    glm = train_flow(families=["poisson_glm"])  # a weaker family, registered as candidate
+    # A weaker family on the shipped data, registered as candidate: boosting's holdout MAE is
+    # ~4% above the champion's (the Poisson GLM's is below it: the demand is log-linear).
+    weaker = train_flow(families=["hist_gradient_boosting"])
     promotion = promote_flow()
     assert not promotion.promoted and "worse than the champion" in promotion.reason
-    assert _aliases(model_settings)[CHAMPION] != glm.version
-    assert _tags(model_settings, glm.version)[Tag.DECISION] == "rejected"
+    assert _aliases(model_settings)[CHAMPION] != weaker.version
+    assert _tags(model_settings, weaker.version)[Tag.DECISION] == "rejected"
 
 
 def test_a_tie_keeps_the_champion(model_settings: Settings, real: Any) -> None:
