@@ -34,8 +34,9 @@ def _from_contract(name: str, doc: str, with_id: bool) -> type[BaseModel]:
     example = EXAMPLE_VEHICLE.model_dump(exclude=None if with_id else {ENTITY})
     return create_model(  # type: ignore[call-overload]
         name,
-        # The API docs' example (Swagger's "Try it out" body) is the contract's example listing.
-        __config__=ConfigDict(**_STRICT, json_schema_extra={"examples": [example]}),
+        # The API docs' example (Swagger's "Try it out" body) is the contract's example listing;
+        # `example`, not JSON Schema's `examples`: the published OpenAPI is 3.0.
+        __config__=ConfigDict(**_STRICT, json_schema_extra={"example": example}),
         __doc__=doc,
         **{k: _bounded(field) for k, field in fields if with_id or k != ENTITY},
     )
@@ -52,7 +53,10 @@ class VehicleRef(BaseModel):
 
     model_config = _STRICT
     vehicle_id: int = Field(
-        gt=0, le=INT64_MAX, description="Listing id.", examples=[EXAMPLE_VEHICLE.vehicle_id]
+        gt=0,
+        le=INT64_MAX,
+        description="Listing id.",
+        json_schema_extra={"example": EXAMPLE_VEHICLE.vehicle_id},
     )
 
 
