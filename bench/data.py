@@ -31,7 +31,7 @@ def csv_paths(settings: Settings) -> list[Path]:
 
 def generate_child(workdir: Path, vehicles: int, per_vehicle: float) -> None:
     """Child entry point: write vehicles.csv and reservations.csv, timed."""
-    from flows.synthetic import generate
+    from flows.synthetic.generator import generate
 
     settings = bench_settings(workdir)
     started = time.perf_counter()

@@ -20,7 +20,7 @@ from scipy.stats import wasserstein_distance
 
 from features.contract.formulas import FEATURE_NAMES, with_features
 from features.settings import PROJECT_ROOT, get_settings
-from flows.synthetic import ShiftedMonth, generate
+from flows.synthetic.generator import ShiftedMonth, generate
 
 THRESHOLDS = (0.1, 0.2)
 WINDOWS = (200, 1000)

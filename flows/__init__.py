@@ -10,5 +10,5 @@
 - `evaluation.py` the holdout, folds and metrics train and promote share
 - `tasks.py`, `runners.py` task presets and the training fan-out's task runner
 - `cli/`        the `fleetcast` command, its errors and printing, deployments, foreground children
-- `synthetic.py` the seeded data generator (a tool, not a flow)
+- `synthetic/`  the seeded data generator (a tool, not a flow)
 """

@@ -69,8 +69,8 @@ def generate(
     ] = None,
 ) -> None:
     """Write seeded synthetic vehicles.csv and reservations.csv in the raw schema."""
-    from flows.synthetic import ShiftedMonth
-    from flows.synthetic import generate as run_generate
+    from flows.synthetic.generator import ShiftedMonth
+    from flows.synthetic.generator import generate as run_generate
 
     out_dir = out or get_settings().data_dir
     summary = run_generate(

@@ -10,8 +10,9 @@ distance is an effect size: the shift it takes to flag a feature is the same at 
 rows. Its threshold, 0.2, is above the noise of a small window: measured against the shipped
 1,000-vehicle reference (`python -m bench.drift_noise`), same-distribution windows of 200 rows
 flagged 30% of the features in none of 200 draws (a threshold of 0.1 did in 40%), while the
-drift scenario's shift scores 0.81-1.96 on the four features it moves. A K-S p-value per feature is reported beside it, for reading,
-not for deciding: with many rows even a harmless shift gets a tiny p-value.
+drift scenario's shift scores 0.81-1.96 on the four features it moves. A K-S p-value per
+feature is reported beside it, for reading, not for deciding: with many rows even a harmless
+shift gets a tiny p-value.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from features.settings import Settings
 from flows.cli.app import app
-from flows.synthetic import generate
+from flows.synthetic.generator import generate
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()

@@ -36,7 +36,7 @@ from flows.evaluation import NotEnoughDataError, feature_frame
 from flows.ingest.flow import ingest_flow
 from flows.monitor.drift import drift_flow, make_report
 from flows.snapshot.flow import feature_build_flow
-from flows.synthetic import ShiftedMonth, generate
+from flows.synthetic.generator import ShiftedMonth, generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

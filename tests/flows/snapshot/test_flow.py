@@ -19,7 +19,7 @@ from features.stores.online import OnlineKeys, OnlineReader, decode
 from features.stores.raw import EmptyStoreError
 from flows.ingest.flow import ingest_flow
 from flows.snapshot.flow import feature_build_flow
-from flows.synthetic import generate
+from flows.synthetic.generator import generate
 from flows.train.flow import train_flow
 
 pytestmark = pytest.mark.integration

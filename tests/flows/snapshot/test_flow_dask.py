@@ -19,7 +19,7 @@ from features.stores import raw as raw_store
 from features.stores.offline import scan_snapshot
 from flows.ingest.flow import ingest_flow
 from flows.snapshot.flow import feature_build_flow
-from flows.synthetic import generate
+from flows.synthetic.generator import generate
 
 pytestmark = pytest.mark.integration
 AS_OF = dt.datetime(2024, 1, 20)

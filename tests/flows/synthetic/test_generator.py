@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-import flows.synthetic as generate_module
+import flows.synthetic.generator as generate_module
 from features.contract.schema import (
     ENTITY,
     TIMESTAMP_FORMAT,
@@ -17,7 +17,7 @@ from features.contract.schema import (
     columns,
 )
 from features.settings import PROJECT_ROOT
-from flows.synthetic import DEFAULT_RESERVATIONS_PER_VEHICLE, ShiftedMonth, generate
+from flows.synthetic.generator import DEFAULT_RESERVATIONS_PER_VEHICLE, ShiftedMonth, generate
 
 
 def _bytes(out_dir: Path) -> tuple[bytes, bytes]:

@@ -7,7 +7,7 @@ Each listing's reservation count is Poisson around a demand that falls with over
 with photos and the connected-car kit, peaks at a moderate description length and dips for
 street parking, times a quality nobody records (most of the spread, so the recorded attributes
 predict the count only a little better than its median, as in the real data), levelled off by
-the calendar's capacity. Booking times (`flows.booking_times`) follow weekly, seasonal and
+the calendar's capacity. Booking times (`flows.synthetic.booking_times`) follow weekly, seasonal and
 hour-of-day rhythms. Memory is bounded by `chunk_vehicles`, not by `n_vehicles`.
 
 A `ShiftedMonth` writes the drift scenario instead: new listings priced above the usual and
@@ -34,7 +34,7 @@ from features.contract.schema import (
     columns,
 )
 from features.stores.atomic import atomic_path
-from flows.booking_times import booking_times, month_share
+from flows.synthetic.booking_times import booking_times, month_share
 
 # Listing attributes, shaped like the real marketplace's 1,000 listings of 2023.
 TECHNOLOGY_SHARE = 0.17
