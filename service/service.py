@@ -60,7 +60,9 @@ _CONFIG = get_settings()  # BentoML takes its worker count, limits and CORS at c
 STARTUP_ATTEMPTS = 3
 LOOKUP_DOWN = f"{STORE_DOWN} or the lookup is overloaded"
 NOT_READY = "no model loaded yet: the champion could not be loaded (see GET /model)"
-info_app = FastAPI(title="fleetcast model info")
+# BentoML's Swagger UI at `/` documents every route and works offline; FastAPI's own /docs
+# and /redoc would load Swagger from a CDN (blank offline) and show only this app's routes.
+info_app = FastAPI(title="fleetcast model info", docs_url=None, redoc_url=None, openapi_url=None)
 
 
 @bentoml.asgi_app(info_app, path="/")

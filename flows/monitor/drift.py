@@ -85,7 +85,12 @@ def compare(
     if current.rows.height < settings.drift_min_rows:
         return None
     pairs = outcomes.to_pandas() if outcomes.height >= MIN_OUTCOMES_FOR_QUALITY else None
-    return drift_report.run(feature_frame(reference), feature_frame(current.rows), pairs)
+    return drift_report.run(
+        feature_frame(reference),
+        feature_frame(current.rows),
+        pairs,
+        settings.drift_share_threshold,
+    )
 
 
 @step

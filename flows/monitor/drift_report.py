@@ -59,7 +59,7 @@ class Numbers:
         return [name for name, column in self.columns.items() if column.drifted]
 
 
-def _drift_report() -> Report:
+def _drift_report(drift_share: float) -> Report:
     from evidently import Report
     from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
@@ -67,7 +67,14 @@ def _drift_report() -> Report:
     names = list(FEATURE_NAMES)
     return Report(
         [
-            DataDriftPreset(columns=names, method=DRIFT_METHOD, threshold=DRIFT_THRESHOLD),
+            # fleetcast's share threshold, or the report's headline would judge by Evidently's
+            # default (0.5) and contradict the flow's verdict.
+            DataDriftPreset(
+                columns=names,
+                method=DRIFT_METHOD,
+                threshold=DRIFT_THRESHOLD,
+                drift_share=drift_share,
+            ),
             # Informational p-values: no tests, so they never show as failures in the report.
             *[ValueDrift(column=name, method=P_VALUE_METHOD, tests=[]) for name in names],
         ],
@@ -127,9 +134,15 @@ def _read_mae(result: dict[str, Any]) -> float:
     )
 
 
-def run(reference: pd.DataFrame, current: pd.DataFrame, outcomes: pd.DataFrame | None) -> Numbers:
-    """Data drift of `current` against `reference` (features), and, given outcome pairs
-    (`TARGET`, `PREDICTION`), their regression quality, in one HTML page.
+def run(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    outcomes: pd.DataFrame | None,
+    drift_share: float,
+) -> Numbers:
+    """Data drift of `current` against `reference` (features), judged dataset-wide at
+    `drift_share` (the flow's threshold), and, given outcome pairs (`TARGET`, `PREDICTION`),
+    their regression quality, in one HTML page.
 
     The quality part has no reference: the reference snapshot has labels but no served
     predictions, and scoring the champion on its own training rows would flatter it. Its
@@ -138,7 +151,7 @@ def run(reference: pd.DataFrame, current: pd.DataFrame, outcomes: pd.DataFrame |
     from evidently import Report
     from evidently.presets import RegressionPreset
 
-    drift = _drift_report().run(_dataset(current), _dataset(reference))
+    drift = _drift_report(drift_share).run(_dataset(current), _dataset(reference))
     share, columns = _read_drift(drift.dict())
     parts = [("Data drift: current vs the champion's training snapshot", drift)]
     mae = None
