@@ -203,10 +203,11 @@ def drift(
 def report(
     current: Current = "predictions", snapshot: Snapshot = None, window_days: WindowDays = None
 ) -> None:
-    """Write the drift report's HTML now (no Prefect run, no event) and print its path."""
-    from flows.monitor.drift import make_report  # needs no Prefect server
+    """Write the drift report's HTML now (no Prefect run, no event); print the verdict and path."""
+    from flows.monitor.drift import make_report, summary_lines  # needs no Prefect server
 
-    typer.echo(run_flow(lambda: make_report(get_settings(), current, snapshot, window_days)))
+    result = run_flow(lambda: make_report(get_settings(), current, snapshot, window_days))
+    typer.echo("\n".join(summary_lines(result)))
 
 
 @app.command()

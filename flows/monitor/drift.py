@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Literal
 
 import polars as pl
@@ -184,8 +183,9 @@ def make_report(
     current: CurrentKind = "predictions",
     snapshot_id: str | None = None,
     window_days: int | None = None,
-) -> Path:
-    """The drift flow's HTML report, now, without a Prefect run, MLflow logging or event."""
+) -> DriftResult:
+    """The drift flow's verdict and HTML report, now, without a Prefect run, MLflow logging or
+    event (the result's `report_path` names the HTML)."""
     champion = resolve_champion.fn(settings)
     reference = load_reference.fn(settings, champion.snapshot_id)
     window = load_current.fn(settings, current, snapshot_id, window_days)
@@ -194,7 +194,7 @@ def make_report(
     result = judge(settings, champion, reference, window, (outcome_id, pairs), numbers)
     if numbers is None:
         raise NotEnoughDataError(result.message)
-    return Path(str(save_report.fn(settings, result, numbers).report_path))
+    return save_report.fn(settings, result, numbers)
 
 
 __all__ = ["DriftResult", "NoChampionError", "drift_flow", "make_report", "summary_lines"]

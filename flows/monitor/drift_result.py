@@ -116,15 +116,23 @@ def _with_message(result: DriftResult) -> DriftResult:
     return replace(result, message=" ".join(_verdict(result)))
 
 
+# What a user can judge when there is too little traffic: the features alone.
+SNAPSHOT_HINT = (
+    "current=snapshot (`--current snapshot` on the command line) judges the latest feature "
+    "snapshot instead"
+)
+
+
 def _verdict(r: DriftResult) -> list[str]:
-    """The decision in words, each threshold named."""
+    """The decision in words, each threshold named, and what to try when none was made."""
+    instead = f" {SNAPSHOT_HINT}." if r.current == "predictions" else ""
     if r.current_rows == 0 and r.current == "predictions":
         hint = "no logged predictions in that window (drain the prediction log first?)"
-        return [f"no decision: {r.current_source}: {hint}."]
+        return [f"no decision: {r.current_source}: {hint};{instead}"]
     if not r.decided:
         return [
             f"no decision: {r.current_rows} current rows, fewer than the "
-            f"{r.min_rows} FLEETCAST_DRIFT_MIN_ROWS requires."
+            f"{r.min_rows} FLEETCAST_DRIFT_MIN_ROWS requires.{instead}"
         ]
     share = f"{len(r.drifted_features)} of {len(r.columns)} features drifted"
     words = [

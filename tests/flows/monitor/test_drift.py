@@ -111,8 +111,10 @@ def test_identical_reference_and_current_find_no_drift_and_announce_nothing(
     assert result.share_drifted == 0 and result.drifted_features == []
     assert {c.value for c in result.columns.values()} == {0.0}
     assert {c.ks_p_value for c in result.columns.values()} == {1.0}
-    assert Path(result.report_path).exists() and on_demand.exists()
-    assert on_demand != Path(result.report_path) and on_demand.suffix == ".html"
+    assert on_demand.message == result.message  # the report says the flow's verdict
+    assert Path(result.report_path).exists() and Path(str(on_demand.report_path)).exists()
+    assert on_demand.report_path != result.report_path
+    assert str(on_demand.report_path).endswith(".html")
     assert received == []
 
 
@@ -178,6 +180,7 @@ def test_too_few_rows_make_no_decision(drift_settings: Settings) -> None:
     few = drift_flow()
     assert not few.decided and not few.detected and few.current_rows == 5
     assert "5 current rows, fewer than the 200" in few.message
+    assert "--current snapshot" in few.message and "--current snapshot" in empty.message
     assert few.report_path is None and few.columns == {}
     with pytest.raises(NotEnoughDataError, match="fewer than the 200"):
         make_report(drift_settings)
