@@ -102,7 +102,7 @@ def prepare(workdir: Path, reuse: bool, stack: contextlib.ExitStack) -> State:
     started = time.perf_counter()
     out = run_cli(env, "pipeline", log=workdir / "logs" / "pipeline.log")
     state.pipeline_seconds = time.perf_counter() - started
-    decision = [x for x in out.splitlines() if x.startswith(("PROMOTED", "not promoted"))]
+    decision = [x for x in out.splitlines() if x.startswith(("PROMOTED", "REJECTED"))]
     state.notes += [f"`fleetcast pipeline` ({state.pipeline_seconds:.0f} s): {x}" for x in decision]
     print(f"pipeline done in {state.pipeline_seconds:.0f} s: {decision}", flush=True)
     return state

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from features.contract.registry import CHAMPION, METRICS
 from features.settings import Settings
+from flows.promote.decision import outcome
 
 if TYPE_CHECKING:
     from flows.promote.decision import Promotion
@@ -26,7 +27,7 @@ def trained(result: TrainResult) -> str:
 
 def decision(promotion: Promotion) -> str:
     """The promotion verdict, with the holdout scores it was based on."""
-    verb = "PROMOTED" if promotion.promoted else "not promoted"
+    verb = outcome(promotion).upper()
     line = f"{verb} v{promotion.candidate_version or '-'}: {promotion.reason}"
     if promotion.candidate_scores:
         scores = ", ".join(f"{m} {promotion.candidate_scores[m]:.3f}" for m in METRICS)

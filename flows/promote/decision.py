@@ -29,10 +29,19 @@ class Promotion:
     flow_run_id: str | None
 
 
+# The two outcomes, in one vocabulary for the tags, the Prefect artifact, the log and the CLI.
+PROMOTED, REJECTED = "promoted", "rejected"
+
+
+def outcome(promotion: Promotion) -> str:
+    """`promoted` or `rejected` (the champion, if any, stays)."""
+    return PROMOTED if promotion.promoted else REJECTED
+
+
 def decision_tags(promotion: Promotion) -> dict[str, str]:
     """Tags the decision leaves on the candidate version (the MLflow side of the audit)."""
     tags = {
-        Tag.DECISION: "promoted" if promotion.promoted else "rejected",
+        Tag.DECISION: outcome(promotion),
         Tag.DECISION_REASON: promotion.reason[:5000],
         Tag.DECIDED_AT: promotion.decided_at,
         Tag.DECISION_SNAPSHOT_ID: promotion.snapshot_id,
@@ -60,7 +69,7 @@ def decision_markdown(promotion: Promotion) -> str:
         return f"| {name} | " + " | ".join(cells) + " |"
 
     lines = [
-        f"# {'Promoted' if promotion.promoted else 'Not promoted'}: "
+        f"# {outcome(promotion).capitalize()}: "
         f"{promotion.registered_model} v{promotion.candidate_version or '-'}",
         "",
         f"Holdout of snapshot `{promotion.snapshot_id}` ({promotion.holdout_rows} vehicles); "

@@ -8,13 +8,13 @@ from prefect.events import emit_event
 
 from features.contract import clock
 from features.contract.events import MODEL_PROMOTED, model_resource, promotion_payload
-from features.contract.registry import CHAMPION
+from features.contract.registry import CANDIDATE, CHAMPION
 from features.settings import Settings, get_settings
 from features.stores import model_registry
 from features.stores.offline import read_meta, scan_snapshot
 from flows.evaluation import NotEnoughDataError, Split, split_labeled
 from flows.promote import contenders
-from flows.promote.decision import Promotion, decision_markdown, decision_tags
+from flows.promote.decision import Promotion, decision_markdown, decision_tags, outcome
 from flows.promote.gate import Verdict, decide
 from flows.promote.lock import promotion_lock
 from flows.tasks import network_step, step
@@ -36,15 +36,21 @@ def load_holdout(settings: Settings, snapshot_id: str | None) -> tuple[str, Spli
 
 @network_step
 def apply(settings: Settings, promotion: Promotion) -> None:
-    """Move `champion` if promoted, then tag the candidate with the decision (the audit)."""
+    """Move `champion` if promoted, then tag the candidate with the decision (the audit). A
+    rejected version loses the `candidate` alias, so the registry never shows a refused model as
+    the one waiting; its `fleetcast.decision` tag says it was rejected."""
     if promotion.candidate_version in (None, promotion.champion_version):
         return  # nothing judged, or the champion itself: keep its promotion record intact
     client, _ = model_registry.connect(settings)
     name, version = settings.registered_model, promotion.candidate_version
-    if promotion.promoted:
-        client.set_registered_model_alias(name, CHAMPION, version)
     for key, value in decision_tags(promotion).items():
         client.set_model_version_tag(name, version, key, value)
+    if promotion.promoted:
+        client.set_registered_model_alias(name, CHAMPION, version)
+    elif (waiting := model_registry.version_at_alias(settings, CANDIDATE)) and str(
+        waiting.version
+    ) == version:
+        client.delete_registered_model_alias(name, CANDIDATE)
 
 
 @step
@@ -70,11 +76,9 @@ def publish(promotion: Promotion) -> None:
     create_markdown_artifact(
         key="promotion-decision",
         markdown=decision_markdown(promotion),
-        description=f"{'promoted' if promotion.promoted else 'kept'}: {promotion.reason}",
+        description=f"{outcome(promotion)}: {promotion.reason}",
     )
-    get_run_logger().info(
-        "%s: %s", "PROMOTED" if promotion.promoted else "kept champion", promotion.reason
-    )
+    get_run_logger().info("%s: %s", outcome(promotion).upper(), promotion.reason)
 
 
 @flow(name="promote")

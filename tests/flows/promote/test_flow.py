@@ -87,6 +87,7 @@ def test_a_worse_candidate_keeps_the_champion(model_settings: Settings, real: An
     assert not promotion.promoted and "worse than the champion" in promotion.reason
     assert _aliases(model_settings)[CHAMPION] != weaker.version
     assert _tags(model_settings, weaker.version)[Tag.DECISION] == "rejected"
+    assert CANDIDATE not in _aliases(model_settings)  # a refused model is not left waiting
 
 
 def test_a_tie_keeps_the_champion(model_settings: Settings, real: Any) -> None:
