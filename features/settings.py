@@ -164,6 +164,11 @@ class Settings(BaseSettings):
         return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
     @cached_property
+    def drift_experiment(self) -> str:
+        """MLflow experiment of drift runs: beside the training runs, not inside them."""
+        return f"{self.mlflow_experiment}-drift"
+
+    @cached_property
     def mlflow_dir(self) -> Path:
         """The default MLflow store: its SQLite database and artifact folder."""
         return self.home / "mlflow"

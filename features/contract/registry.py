@@ -46,6 +46,11 @@ class Tag:
     RESTORED_REASON = "fleetcast.restored_reason"
     RESTORED_FROM = "fleetcast.restored_from_version"
     ROLLED_BACK_AT = "fleetcast.rolled_back_at"
+    # On each run of the drift experiment: the champion it judged, and the verdict.
+    JUDGED_MODEL = "fleetcast.judged_model"
+    JUDGED_VERSION = "fleetcast.judged_version"
+    JUDGED_RUN_ID = "fleetcast.judged_run_id"
+    DRIFT_VERDICT = "fleetcast.drift_verdict"
 
     @staticmethod
     def cv(metric: str) -> str:

@@ -42,12 +42,13 @@ def client(settings: Settings) -> MlflowClient:
     return mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
 
 
-def connect(settings: Settings) -> tuple[MlflowClient, str]:
-    """A client and the id of the experiment (created if missing)."""
+def connect(settings: Settings, experiment_name: str | None = None) -> tuple[MlflowClient, str]:
+    """A client and the id of the experiment (default the training runs'; created if missing)."""
     from mlflow.exceptions import MlflowException
 
+    name = experiment_name or settings.mlflow_experiment
     store = client(settings)
-    experiment = store.get_experiment_by_name(settings.mlflow_experiment)
+    experiment = store.get_experiment_by_name(name)
     if experiment is not None:
         return store, experiment.experiment_id
     # The default SQLite store would put artifacts in ./mlruns of whatever the cwd is.
@@ -55,9 +56,9 @@ def connect(settings: Settings) -> tuple[MlflowClient, str]:
     if settings.mlflow_tracking_uri is None:
         location = (settings.mlflow_dir / "artifacts").as_uri()
     try:
-        return store, store.create_experiment(settings.mlflow_experiment, location)
+        return store, store.create_experiment(name, location)
     except MlflowException:  # created meanwhile by a concurrent run
-        created = store.get_experiment_by_name(settings.mlflow_experiment)
+        created = store.get_experiment_by_name(name)
         if created is None:
             raise
         return store, created.experiment_id

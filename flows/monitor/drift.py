@@ -28,7 +28,14 @@ from features.stores.model_registry import NoChampionError
 from flows.evaluation import NotEnoughDataError, feature_frame
 from flows.monitor import drift_data, drift_report
 from flows.monitor.drift_data import Current
-from flows.monitor.drift_result import Champion, DriftResult, judge, markdown, summary_lines
+from flows.monitor.drift_result import (
+    Champion,
+    DriftResult,
+    drift_metrics,
+    judge,
+    markdown,
+    summary_lines,
+)
 from flows.tasks import network_step, step
 
 CurrentKind = Literal["predictions", "snapshot"]
@@ -111,11 +118,29 @@ def save_report(
 
 
 @network_step
-def log_to_champion_run(settings: Settings, champion: Champion, result: DriftResult) -> None:
-    """Attach the report and its numbers to the champion's training run, under `drift/`."""
-    client, _ = model_registry.connect(settings)
+def log_drift_run(settings: Settings, champion: Champion, result: DriftResult) -> str:
+    """One MLflow run per judged window, in the drift experiment: the verdict's numbers as
+    metrics (so drift reads as a history), the report and its numbers as artifacts, tagged with
+    the champion it judged. The champion's training run stays as it was trained: a report is
+    ~4 MB, and a daily drift run would bloat it."""
+    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE  # mlflow loads only when logging
+
+    client, experiment_id = model_registry.connect(settings, settings.drift_experiment)
+    tags = {
+        Tag.JUDGED_MODEL: result.registered_model,
+        Tag.JUDGED_VERSION: champion.version,
+        Tag.JUDGED_RUN_ID: str(champion.run_id),
+        Tag.DRIFT_VERDICT: result.message[:5000],
+        MLFLOW_RUN_NOTE: "\n".join(summary_lines(result)),  # the run's description in the UI
+    }
+    run = client.create_run(experiment_id, run_name=f"drift v{champion.version}", tags=tags)
+    run_id = run.info.run_id
+    for key, value in drift_metrics(result).items():
+        client.log_metric(run_id, key, value)
     for path in (result.report_path, result.numbers_path):
-        client.log_artifact(champion.run_id, str(path), "drift")
+        client.log_artifact(run_id, str(path))
+    client.set_terminated(run_id)
+    return run_id
 
 
 @step
@@ -159,7 +184,8 @@ def drift_flow(
     """Compare the champion's training snapshot with the logged predictions of the last
     `window_days` (default FLEETCAST_DRIFT_WINDOW_DAYS), or with a feature snapshot (`current`
     = "snapshot", default the latest), and score the champion on the outcomes known so far.
-    The Evidently report is saved under the reports folder and in the champion's MLflow run;
+    The Evidently report is saved under the reports folder and as a run of the MLflow drift
+    experiment;
     drift or an error regression past the thresholds emits `fleetcast.drift.detected`.
     """
     settings = get_settings()
@@ -171,7 +197,7 @@ def drift_flow(
     result = judge(settings, champion, reference, window, (outcome_id, pairs), numbers)
     result = save_report(settings, replace(result, flow_run_id=runtime.flow_run.id), numbers)
     if result.report_path:
-        log_to_champion_run(settings, champion, result)
+        log_drift_run(settings, champion, result)
     if result.detected:
         announce(result)
     publish(result)

@@ -155,6 +155,19 @@ def _verdict(r: DriftResult) -> list[str]:
     return words
 
 
+def drift_metrics(r: DriftResult) -> dict[str, float]:
+    """The verdict's numbers as MLflow metrics of the drift run (those the run measured)."""
+    numbers = {
+        "share_drifted": r.share_drifted,
+        "drifted_features": float(len(r.drifted_features)),
+        "current_rows": float(r.current_rows),
+        "outcome_rows": float(r.outcome_rows),
+        "mae": r.mae,
+        "mae_ratio": r.mae_ratio,
+    }
+    return {key: float(value) for key, value in numbers.items() if value is not None}
+
+
 def summary_lines(r: DriftResult) -> list[str]:
     """The result as the command prints it and the flow logs it."""
     lines = [

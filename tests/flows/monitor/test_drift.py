@@ -158,11 +158,20 @@ def test_a_shifted_month_is_detected_announced_and_reported(drift_settings: Sett
 
 
 def _assert_attached(settings: Settings, result: Any) -> None:
-    """The report is in the champion's MLflow run and the verdict in the run's artifact."""
-    client, _ = model_registry.connect(settings)
+    """The report is in a run of the drift experiment that names the champion it judged (the
+    champion's training run is left as trained), and the verdict in the flow run's artifact."""
+    client, experiment_id = model_registry.connect(settings, settings.drift_experiment)
+    judged = (
+        f"tags.`{Tag.JUDGED_MODEL}` = '{settings.registered_model}' and "
+        f"tags.`{Tag.JUDGED_VERSION}` = '{result.champion_version}'"
+    )
+    (run,) = client.search_runs([experiment_id], judged)
+    logged = {Path(a.path).name for a in client.list_artifacts(run.info.run_id)}
+    assert {Path(result.report_path).name, Path(result.numbers_path).name} <= logged
+    assert run.data.metrics["share_drifted"] == pytest.approx(result.share_drifted)
+    assert run.data.tags[Tag.DRIFT_VERDICT] == result.message
     version = client.get_model_version(settings.registered_model, result.champion_version)
-    logged = {Path(a.path).name for a in client.list_artifacts(version.run_id, "drift")}
-    assert Path(result.report_path).name in logged
+    assert not client.list_artifacts(version.run_id, "drift")
     with get_client(sync_client=True) as prefect:
         artifacts = prefect.read_artifacts()
     mine = [a for a in artifacts if str(a.flow_run_id) == result.flow_run_id]
