@@ -64,6 +64,15 @@ def connect(settings: Settings, experiment_name: str | None = None) -> tuple[Mlf
         return store, created.experiment_id
 
 
+def run_url(settings: Settings, experiment_id: str, run_id: str) -> str | None:
+    """The run's page in the MLflow UI when the tracking store is a server a browser can open
+    (an `http(s)://` URI); None for a local store, which has no UI until one is started."""
+    uri = settings.tracking_uri
+    if not uri.startswith(("http://", "https://")):
+        return None
+    return f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
 def version_at_alias(settings: Settings, alias: str) -> ModelVersion | None:
     """The registered model's version at `alias`; None if there is none.
 

@@ -118,7 +118,7 @@ def save_report(
 
 
 @network_step
-def log_drift_run(settings: Settings, champion: Champion, result: DriftResult) -> str:
+def log_drift_run(settings: Settings, champion: Champion, result: DriftResult) -> DriftResult:
     """One MLflow run per judged window, in the drift experiment: the verdict's numbers as
     metrics (so drift reads as a history), the report and its numbers as artifacts, tagged with
     the champion it judged. The champion's training run stays as it was trained: a report is
@@ -140,7 +140,8 @@ def log_drift_run(settings: Settings, champion: Champion, result: DriftResult) -
     for path in (result.report_path, result.numbers_path):
         client.log_artifact(run_id, str(path))
     client.set_terminated(run_id)
-    return run_id
+    url = model_registry.run_url(settings, experiment_id, run_id)
+    return replace(result, mlflow_run_id=run_id, mlflow_run_url=url)
 
 
 @step
@@ -160,6 +161,8 @@ def announce(result: DriftResult) -> None:
             "current": result.current_source,
             "current_rows": result.current_rows,
             "report_path": result.report_path,
+            "mlflow_run_id": result.mlflow_run_id,
+            "mlflow_run_url": result.mlflow_run_url,
         },
     )
 
@@ -197,7 +200,7 @@ def drift_flow(
     result = judge(settings, champion, reference, window, (outcome_id, pairs), numbers)
     result = save_report(settings, replace(result, flow_run_id=runtime.flow_run.id), numbers)
     if result.report_path:
-        log_drift_run(settings, champion, result)
+        result = log_drift_run(settings, champion, result)
     if result.detected:
         announce(result)
     publish(result)

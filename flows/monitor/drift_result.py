@@ -55,6 +55,8 @@ class DriftResult:
     report_path: str | None = None  # set once the report is saved
     numbers_path: str | None = None
     flow_run_id: str | None = None
+    mlflow_run_id: str | None = None  # the drift experiment's run holding the report
+    mlflow_run_url: str | None = None  # its page, when the tracking store is a server
 
     @property
     def detected(self) -> bool:
@@ -203,11 +205,11 @@ def markdown(r: DriftResult) -> str:
         f"Current: {r.current_source} ({r.current_rows} rows).",
     ]
     if r.report_path:
-        lines += [
-            "",
-            f"Report: [`{r.report_path}`](file://{r.report_path}) (also in the "
-            "champion's MLflow run, under `drift/`).",
-        ]
+        # No file:// link: a browser refuses one from an http page.
+        lines += ["", f"Report: `{r.report_path}` on the machine that ran the flow."]
+    if r.mlflow_run_id:
+        run = f"[{r.mlflow_run_id}]({r.mlflow_run_url})" if r.mlflow_run_url else r.mlflow_run_id
+        lines += ["", f"In MLflow, with its numbers: drift run {run}."]
     if r.columns:
         lines += [
             "",
@@ -219,9 +221,10 @@ def markdown(r: DriftResult) -> str:
             for name, c in r.columns.items()
         ]
     if r.mae is not None:
+        known = r.holdout_mae is not None and r.mae_ratio is not None
+        yardstick = f"{r.holdout_mae:.3f}; ratio {r.mae_ratio:.2f}." if known else "unknown."
         lines += [
             "",
-            f"MAE on {r.outcome_rows} outcomes: {r.mae:.3f}; champion holdout MAE "
-            f"{r.holdout_mae}; ratio {r.mae_ratio}.",
+            f"MAE on {r.outcome_rows} outcomes: {r.mae:.3f}; champion holdout MAE {yardstick}",
         ]
     return "\n".join(lines)

@@ -177,6 +177,8 @@ def _assert_attached(settings: Settings, result: Any) -> None:
     mine = [a for a in artifacts if str(a.flow_run_id) == result.flow_run_id]
     assert [a.key for a in mine] == ["drift-report"]
     assert str(mine[0].data).startswith("# Drift detected")
+    assert run.info.run_id in str(mine[0].data) and "file://" not in str(mine[0].data)
+    assert result.mlflow_run_id == run.info.run_id
 
 
 def test_too_few_rows_make_no_decision(drift_settings: Settings) -> None:
