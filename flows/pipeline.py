@@ -12,6 +12,7 @@ from flows.ingest.flow import ingest_flow
 from flows.promote.decision import Promotion
 from flows.promote.flow import promote_flow
 from flows.snapshot.flow import feature_build_flow
+from flows.tasks import run_name
 from flows.train.flow import train_flow
 from flows.train.record import TrainResult
 
@@ -25,7 +26,7 @@ class PipelineResult:
     promotion: Promotion
 
 
-@flow(name="pipeline")
+@flow(name="pipeline", flow_run_name=run_name("pipeline", "as_of"))
 def pipeline_flow(as_of: dt.datetime | None = None) -> PipelineResult:
     """Ingest the shipped data and the landing folder, build and materialize features, train
     the model families on the new snapshot, and judge the new candidate against the champion.

@@ -13,6 +13,8 @@ from typing import ParamSpec, TypeVar
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
+from features.contract import clock
+
 P = ParamSpec("P")
 R = TypeVar("R")
 NETWORK_RETRIES = 2
@@ -39,3 +41,18 @@ def named_step(run_name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
         return task(cache_policy=NO_CACHE, task_run_name=run_name)(fn)
 
     return preset
+
+
+def run_name(stage: str, *asked: str) -> Callable[[], str]:
+    """A flow run's name in the Prefect UI: the stage, the parameters it was given among
+    `asked`, and when it started (UTC), e.g. `train snapshot_id=2023... 2026-12-02 02:40 UTC`,
+    instead of a random `celadon-dingo`."""
+
+    def name() -> str:
+        from prefect import runtime
+
+        given = runtime.flow_run.parameters
+        shown = [f"{key}={given[key]}" for key in asked if given.get(key) is not None]
+        return " ".join([stage, *shown, clock.now().strftime("%Y-%m-%d %H:%M UTC")])
+
+    return name

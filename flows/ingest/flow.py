@@ -11,7 +11,7 @@ from features.settings import Settings, get_settings
 from features.stores import raw as raw_store
 from flows.ingest.sources import Source, inspect_sources, resolve_paths
 from flows.ingest.staging import FileReport, IngestReport, StagedFile, stage_file, with_staged
-from flows.tasks import step
+from flows.tasks import run_name, step
 
 
 @step
@@ -71,7 +71,7 @@ def publish_report(report: IngestReport) -> None:
     )
 
 
-@flow(name="ingest")
+@flow(name="ingest", flow_run_name=run_name("ingest", "paths"))
 def ingest_flow(paths: list[str] | None = None) -> IngestReport:
     """Validate CSVs into the raw store: bad rows quarantined with the rule they broke,
     duplicates (by content) skipped, the store swapped atomically.

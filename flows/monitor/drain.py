@@ -15,7 +15,7 @@ from features.contract.prediction_log import STREAM_ID
 from features.local.redis_server import redis_client
 from features.settings import Settings, get_settings
 from features.stores import predictions
-from flows.tasks import network_step, step
+from flows.tasks import network_step, run_name, step
 
 CHUNK = 100_000  # entries per Parquet file (bounded memory per step)
 
@@ -49,7 +49,7 @@ def trim_stored(settings: Settings, last_id: str) -> int:
         return predictions.trim_through(client, settings, last_id)
 
 
-@flow(name="predictions")
+@flow(name="predictions", flow_run_name=run_name("predictions"))
 def drain_predictions_flow() -> DrainResult:
     """Move every prediction logged so far from Redis to `FLEETCAST_HOME/predictions/`."""
     settings = get_settings()

@@ -36,7 +36,7 @@ from flows.monitor.drift_result import (
     markdown,
     summary_lines,
 )
-from flows.tasks import network_step, step
+from flows.tasks import network_step, run_name, step
 
 CurrentKind = Literal["predictions", "snapshot"]
 MIN_OUTCOMES_FOR_QUALITY = 2  # the quality section needs a spread (R², error std)
@@ -178,7 +178,7 @@ def publish(result: DriftResult) -> None:
         logger.info(line)
 
 
-@flow(name="drift")
+@flow(name="drift", flow_run_name=run_name("drift", "current", "snapshot_id", "window_days"))
 def drift_flow(
     current: CurrentKind = "predictions",
     snapshot_id: str | None = None,

@@ -17,7 +17,7 @@ from flows.promote import contenders
 from flows.promote.decision import Promotion, decision_markdown, decision_tags, outcome
 from flows.promote.gate import Verdict, decide
 from flows.promote.lock import promotion_lock
-from flows.tasks import network_step, step
+from flows.tasks import network_step, run_name, step
 
 
 @step
@@ -81,7 +81,7 @@ def publish(promotion: Promotion) -> None:
     get_run_logger().info("%s: %s", outcome(promotion).upper(), promotion.reason)
 
 
-@flow(name="promote")
+@flow(name="promote", flow_run_name=run_name("promote", "candidate_version", "snapshot_id"))
 def promote_flow(candidate_version: str | None = None, snapshot_id: str | None = None) -> Promotion:
     """Score the `candidate` and the `champion` on the frozen holdout of a snapshot (default the
     latest) beside a median baseline; move `champion` only if the candidate beats the baseline

@@ -16,7 +16,7 @@ from features.contract.registry import CHAMPION, Tag
 from features.settings import Settings, get_settings
 from features.stores import model_registry
 from flows.promote.lock import promotion_lock
-from flows.tasks import network_step, step
+from flows.tasks import network_step, run_name, step
 
 
 class RollbackRefused(FleetcastError, ValueError):
@@ -105,7 +105,7 @@ def announce(rollback: Rollback) -> None:
     )
 
 
-@flow(name="rollback")
+@flow(name="rollback", flow_run_name=run_name("rollback", "version"))
 def rollback_flow(version: str, reason: str) -> Rollback:
     """Make former champion `version` the champion again (under the promotion lock, so no
     promote run interleaves), tag both versions with the reason, and emit

@@ -30,7 +30,7 @@ from features.stores import raw as raw_store
 from features.stores.offline import SnapshotMeta, latest_meta, scan_snapshot, write_snapshot
 from features.stores.online import MaterializeResult, OnlineKeys, materialize
 from flows.runners import SettingsTaskRunner
-from flows.tasks import network_step, step
+from flows.tasks import network_step, run_name, step
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,11 @@ def announce(meta: SnapshotMeta, online: MaterializeResult) -> None:
     )
 
 
-@flow(name="features", task_runner=SettingsTaskRunner())
+@flow(
+    name="features",
+    flow_run_name=run_name("features", "as_of", "replace_online"),
+    task_runner=SettingsTaskRunner(),
+)
 def feature_build_flow(
     as_of: dt.datetime | None = None, replace_online: bool = False
 ) -> FeatureBuild:

@@ -28,7 +28,7 @@ from flows.evaluation import (
     target,
 )
 from flows.runners import SettingsTaskRunner
-from flows.tasks import named_step, step
+from flows.tasks import named_step, run_name, step
 from flows.train import families as family_registry
 from flows.train import plots, tracking
 from flows.train.export import ExportError, NoExport, OnnxExport, export_checked
@@ -161,7 +161,11 @@ def publish_comparison(result: TrainResult, table: pd.DataFrame) -> None:
     )
 
 
-@flow(name="train", task_runner=SettingsTaskRunner())
+@flow(
+    name="train",
+    flow_run_name=run_name("train", "snapshot_id", "families"),
+    task_runner=SettingsTaskRunner(),
+)
 def train_flow(snapshot_id: str | None = None, families: list[str] | None = None) -> TrainResult:
     """Compare model families by repeated K-fold CV on a feature snapshot (default: the latest),
     excluding its frozen holdout; refit the best, export it to ONNX (checked for parity), log

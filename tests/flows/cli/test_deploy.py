@@ -112,6 +112,7 @@ def _assert_triggers(name: str, deployment: DeploymentResponse) -> None:
     for automation in automations:
         trigger = automation.trigger.model_dump(mode="json")
         assert automation.enabled and trigger["posture"] == "Reactive"
+        assert automation.description, f"{automation.name}: no description in the Prefect UI"
         (action,) = automation.actions
         assert (action.type, action.deployment_id) == ("run-deployment", deployment.id)
         related = trigger["match_related"] or {}
@@ -133,6 +134,8 @@ def test_deploy_applies_every_deployment_with_its_schedule_and_trigger(
     assert sorted(deployments) == sorted(present)
     for name, deployment in deployments.items():
         assert deployment.work_pool_name == WORK_POOL
+        # Found by tag and read without opening the YAML: each says what it does.
+        assert "fleetcast" in deployment.tags and deployment.description
         # The code folder was recorded at deploy time, so workers find it from anywhere.
         assert deployment.pull_steps == [
             {"prefect.deployments.steps.set_working_directory": {"directory": str(PROJECT_ROOT)}}
