@@ -172,6 +172,7 @@ def train_flow(snapshot_id: str | None = None, families: list[str] | None = None
     everything to MLflow and register it as the `candidate` version.
     """
     settings = get_settings()
+    started_at = clock.stamp()  # the MLflow run spans the whole training, not its logging
     names = choose_families(families)
     data = load_training_data(settings, snapshot_id)
     features, labels = feature_frame(data.split.train), target(data.split.train)
@@ -197,6 +198,7 @@ def train_flow(snapshot_id: str | None = None, families: list[str] | None = None
         figures,
         table,
         trained_at=clock.stamp(),
+        started_at=started_at,
     )
     publish_comparison(result, table)
     return result

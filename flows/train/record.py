@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +100,22 @@ def _artifacts(
     )
 
 
+def summary(meta: SnapshotMeta, scores: list[FamilyScore], best: FamilyScore, onnx: str) -> str:
+    """The run's and the version's description in the MLflow UI, from the facts of its tags."""
+    baseline = next(s for s in scores if s.family == family_registry.BASELINE)
+    others = ", ".join(
+        f"{s.family} {s.mean('mae'):.3f}"
+        for s in scores
+        if s.family not in (best.family, family_registry.BASELINE)
+    )
+    return (
+        f"**{best.family}**, trained on snapshot `{meta.snapshot_id}` (as of {meta.as_of}, "
+        f"{meta.labeled} labeled vehicles). CV MAE {best.mean('mae'):.3f} against the median "
+        f"baseline's {baseline.mean('mae'):.3f} (others: {others}). ONNX export: {onnx}. "
+        "Its holdout scores and promotion decision are added by the promote flow."
+    )
+
+
 @step
 def record_training(
     settings: Settings,
@@ -111,17 +128,24 @@ def record_training(
     figures: dict[str, Any],
     table: pd.DataFrame,
     trained_at: str,
+    started_at: str,
 ) -> TrainResult:
     """Log a parent run (chosen model, plots, comparison, ONNX) with one nested run per family,
     then register the model as a new `candidate` version carrying its lineage tags."""
-    from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
+    from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_RUN_NOTE, MLFLOW_SOURCE_NAME
 
     client, experiment_id = model_registry.connect(settings)
     lineage = _lineage(settings, meta, best, trained_at, onnx)
+    described = summary(meta, scores, best, str(lineage[Tag.ONNX]))
     run_tags = {k: str(v) for k, v in lineage.items()} | {
-        MLFLOW_GIT_COMMIT: lineage[Tag.GIT_COMMIT]
+        MLFLOW_GIT_COMMIT: lineage[Tag.GIT_COMMIT],
+        MLFLOW_SOURCE_NAME: "flows/train/flow.py:train_flow",
+        MLFLOW_RUN_NOTE: described,
     }
-    run = client.create_run(experiment_id, run_name=f"train-{meta.snapshot_id}", tags=run_tags)
+    started = int(dt.datetime.fromisoformat(started_at).timestamp() * 1000)
+    run = client.create_run(
+        experiment_id, started, tags=run_tags, run_name=f"train-{meta.snapshot_id}"
+    )
     run_id = run.info.run_id
     try:
         for score in scores:
@@ -133,7 +157,7 @@ def record_training(
         tracking.log_fold_metrics(client, run_id, best)
         artifacts = _artifacts(split, onnx, figures, table)
         model_uri = tracking.log_model(client, run_id, model, artifacts)
-        version = tracking.register_candidate(client, settings, model_uri, lineage)
+        version = tracking.register_candidate(client, settings, model_uri, lineage, described)
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise

@@ -139,15 +139,27 @@ def _log_bytes(client: MlflowClient, run_id: str, payload: bytes, artifact: str)
         client.log_artifact(run_id, str(path), str(Path(artifact).parent))
 
 
+REGISTRY_DESCRIPTION = (
+    "Reservations per car-sharing listing, forecast by fleetcast. The alias `champion` is the "
+    "version the service serves; `candidate` is the newest trained version awaiting the promote "
+    "flow. Each version's tags (`fleetcast.*`) carry its lineage, scores and decision."
+)
+
+
 def register_candidate(
-    client: MlflowClient, settings: Settings, model_uri: str, tags: dict[str, Any]
+    client: MlflowClient, settings: Settings, model_uri: str, tags: dict[str, Any], about: str
 ) -> ModelVersion:
-    """A new version of the registered model, tagged with its lineage, aliased `candidate`."""
+    """A new version of the registered model, tagged with its lineage, described by `about`,
+    aliased `candidate`; the registered model itself described once."""
     import mlflow
 
     # register_model links the version to the logged model and its run (MLflow 3 lineage).
-    registered = mlflow.register_model(model_uri, settings.registered_model, tags=_as_text(tags))
-    client.set_registered_model_alias(settings.registered_model, CANDIDATE, registered.version)
+    name = settings.registered_model
+    registered = mlflow.register_model(model_uri, name, tags=_as_text(tags))
+    client.update_model_version(name, registered.version, description=about)
+    if not client.get_registered_model(name).description:
+        client.update_registered_model(name, description=REGISTRY_DESCRIPTION)
+    client.set_registered_model_alias(name, CANDIDATE, registered.version)
     return registered
 
 

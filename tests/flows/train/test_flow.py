@@ -68,6 +68,24 @@ def test_the_registered_version_carries_its_lineage(trained_store: TrainedStore)
     assert str(aliases[CANDIDATE]) == str(version.version)
 
 
+def test_mlflow_tells_the_story_the_tags_hold(trained_store: TrainedStore) -> None:
+    """Descriptions a reader sees without opening the tags, and a run as long as the training."""
+    client, version = _version(trained_store)
+    trained = trained_store.result.trained
+    about = f"**{trained.family}**, trained on snapshot `{trained.snapshot_id}`"
+    assert version.description.startswith(about)
+    run = client.get_run(version.run_id)
+    assert run.data.tags["mlflow.note.content"] == version.description
+    assert run.data.tags["mlflow.source.name"] == "flows/train/flow.py:train_flow"
+    assert client.get_registered_model(trained_store.settings.registered_model).description
+    # The run spans the fits (seconds of CV), not just the logging at the end.
+    children = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+    )
+    longest_fit = max(float(c.data.metrics["fit_seconds"]) for c in children)
+    assert (run.info.end_time - run.info.start_time) / 1000 >= longest_fit
+
+
 def test_the_run_logs_plots_comparison_signature_and_example(trained_store: TrainedStore) -> None:
     client, version = _version(trained_store)
     run_id = version.run_id
