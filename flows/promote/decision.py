@@ -61,6 +61,15 @@ def decision_tags(promotion: Promotion) -> dict[str, str]:
     return tags
 
 
+def decision_note(description: str, promotion: Promotion) -> str:
+    """The version's description with this decision added (the tags' facts, in words)."""
+    scores = promotion.candidate_scores or {}
+    holdout = f" Holdout {promotion.metric} {scores[promotion.metric]:.3f}." if scores else ""
+    reason = promotion.reason.rstrip(".")
+    said = f"**{outcome(promotion)}** {promotion.decided_at}: {reason}.{holdout}"
+    return f"{description}\n\n{said}".strip()
+
+
 def decision_markdown(promotion: Promotion) -> str:
     """The decision as a markdown table: one row per contender, then the verdict."""
 

@@ -14,7 +14,13 @@ from features.stores import model_registry
 from features.stores.offline import read_meta, scan_snapshot
 from flows.evaluation import NotEnoughDataError, Split, split_labeled
 from flows.promote import contenders
-from flows.promote.decision import Promotion, decision_markdown, decision_tags, outcome
+from flows.promote.decision import (
+    Promotion,
+    decision_markdown,
+    decision_note,
+    decision_tags,
+    outcome,
+)
 from flows.promote.gate import Verdict, decide
 from flows.promote.lock import promotion_lock
 from flows.tasks import network_step, run_name, step
@@ -45,6 +51,8 @@ def apply(settings: Settings, promotion: Promotion) -> None:
     name, version = settings.registered_model, promotion.candidate_version
     for key, value in decision_tags(promotion).items():
         client.set_model_version_tag(name, version, key, value)
+    described = client.get_model_version(name, version).description or ""
+    client.update_model_version(name, version, description=decision_note(described, promotion))
     if promotion.promoted:
         client.set_registered_model_alias(name, CHAMPION, version)
     elif (waiting := model_registry.version_at_alias(settings, CANDIDATE)) and str(

@@ -88,6 +88,9 @@ def test_a_worse_candidate_keeps_the_champion(model_settings: Settings, real: An
     assert _aliases(model_settings)[CHAMPION] != weaker.version
     assert _tags(model_settings, weaker.version)[Tag.DECISION] == "rejected"
     assert CANDIDATE not in _aliases(model_settings)  # a refused model is not left waiting
+    client, _ = model_registry.connect(model_settings)
+    described = client.get_model_version(model_settings.registered_model, weaker.version)
+    assert "**rejected**" in described.description and promotion.reason in described.description
 
 
 def test_a_tie_keeps_the_champion(model_settings: Settings, real: Any) -> None:
