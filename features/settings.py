@@ -203,6 +203,12 @@ class Settings(BaseSettings):
         """PREFECT_HOME for local runs (its SQLite database and logs)."""
         return self.home / "prefect"
 
+    def bentoml_home(self, port: int) -> Path:
+        """BENTOML_HOME of the service on `port`: its own, because BentoML keeps the Prometheus
+        multiprocess files there and wipes them at start, so two servers sharing one (the
+        default `~/bentoml`) report each other's workers and lose counts."""
+        return self.home / "bentoml" / f"port-{port}"
+
     @cached_property
     def predictions_dir(self) -> Path:
         """The prediction log drained from Redis: Parquet files, one per drain chunk."""

@@ -285,7 +285,9 @@ def serve(
 
     bentoml = str(Path(sys.executable).parent / "bentoml")
     command = [bentoml, "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
-    env = os.environ | {"REDIS_URL": redis}
+    # A BENTOML_HOME per server unless one is set: /metrics stays this server's own.
+    home = os.environ.get("BENTOML_HOME") or str(settings.bentoml_home(port))
+    env = os.environ | {"REDIS_URL": redis, "BENTOML_HOME": home}
     # SIGTERM to `bentoml serve` stops its workers gracefully: each flushes its prediction log.
     code = foreground.run(command, PROJECT_ROOT, env, stop_signal=signal.SIGTERM)
     raise typer.Exit(0 if code in (0, -signal.SIGTERM) else code)

@@ -18,6 +18,7 @@ import psutil
 import pytest
 import redis
 from conftest import SYSTEM_PATH, TrainedStore
+from prometheus_client.parser import text_string_to_metric_families
 
 from features.local.processes import free_port
 from features.settings import PROJECT_ROOT
@@ -112,3 +113,49 @@ def test_a_signal_to_the_command_alone_stops_the_whole_service(
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def _predictions_counted(url: str) -> tuple[float, set[str]]:
+    """This server's predictions on /metrics, and the worker pids it reports."""
+    families = text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text)
+    samples = [sample for family in families for sample in family.samples]
+    counted = sum(s.value for s in samples if s.name == "fleetcast_predictions_total")
+    pids = {s.labels["pid"] for s in samples if s.name == "fleetcast_worker_model_version"}
+    return counted, pids
+
+
+def test_two_servers_on_one_host_keep_their_own_metrics(
+    trained_store: TrainedStore, prefect_server: str, tmp_path: Path
+) -> None:
+    """Without BENTOML_HOME set, two `fleetcast serve` of one state folder keep separate
+    Prometheus files: each counts its own predictions and reports its own workers."""
+    env = {k: v for k, v in os.environ.items() if k != "BENTOML_HOME"}
+    env |= trained_store.env | {"PATH": SYSTEM_PATH}
+    servers: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+    try:
+        for name in ("first", "second"):
+            port, log = free_port(), tmp_path / f"{name}.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    COMMANDS["fleetcast serve"](port),
+                    env=env,
+                    cwd=tmp_path,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            servers.append((f"http://127.0.0.1:{port}", process, log))
+            _ready(servers[-1][0], process, log)  # one after the other: the second starts last
+        for (url, _, _), calls in zip(servers, (3, 5), strict=True):
+            for _ in range(calls):
+                reply = httpx.post(f"{url}/predict_by_id", json={"vehicle_id": 1}, timeout=10)
+                assert reply.status_code == 200, reply.text
+        (first, first_pids), (second, second_pids) = (_predictions_counted(u) for u, *_ in servers)
+        assert (first, second) == (3, 5)
+        assert first_pids and second_pids and not first_pids & second_pids
+    finally:
+        for _, process, _ in servers:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for _, process, _ in servers:
+            process.wait(STOPPED_S)
