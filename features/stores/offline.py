@@ -127,7 +127,12 @@ def list_snapshots(settings: Settings) -> list[SnapshotMeta]:
     return [SnapshotMeta(**json.loads(path.read_text())) for path in folders]
 
 
+def snapshot_file(settings: Settings, snapshot_id: str) -> Path:
+    """The Parquet file holding a snapshot's rows."""
+    return _snapshots_dir(settings) / snapshot_id / FEATURES_FILE
+
+
 def scan_snapshot(settings: Settings, snapshot_id: str | None = None) -> pl.LazyFrame:
     """The rows of a snapshot (default: the latest)."""
     meta = read_meta(settings, snapshot_id)
-    return pl.scan_parquet(_snapshots_dir(settings) / meta.snapshot_id / FEATURES_FILE)
+    return pl.scan_parquet(snapshot_file(settings, meta.snapshot_id))

@@ -9,13 +9,13 @@ from typing import Any
 import pandas as pd
 from sklearn.base import RegressorMixin
 
-from features.contract.formulas import FEATURE_NAMES
+from features.contract.formulas import FEATURE_NAMES, TARGET
 from features.contract.registry import Tag
 from features.contract.schema import SCHEMA_VERSION
 from features.settings import Settings
 from features.stores import model_registry
-from features.stores.offline import SnapshotMeta
-from flows.evaluation import FamilyScore, Split, feature_frame
+from features.stores.offline import SnapshotMeta, snapshot_file
+from flows.evaluation import FamilyScore, Split, feature_frame, target
 from flows.tasks import step
 from flows.train import families as family_registry
 from flows.train import tracking
@@ -155,6 +155,9 @@ def record_training(
             run_id, params=tracking.params_of(_run_params(settings, split, scores, best, model))
         )
         tracking.log_fold_metrics(client, run_id, best)
+        training_rows = feature_frame(split.train).assign(**{TARGET: target(split.train)})
+        source = snapshot_file(settings, meta.snapshot_id)
+        tracking.log_training_input(client, run_id, training_rows, source, meta)
         artifacts = _artifacts(split, onnx, figures, table)
         model_uri = tracking.log_model(client, run_id, model, artifacts)
         version = tracking.register_candidate(client, settings, model_uri, lineage, described)

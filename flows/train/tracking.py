@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from features.contract.formulas import TARGET
 from features.contract.registry import CANDIDATE, ONNX_ARTIFACT
 from features.settings import PROJECT_ROOT, Settings
+from features.stores.offline import SnapshotMeta
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -144,6 +146,21 @@ REGISTRY_DESCRIPTION = (
     "version the service serves; `candidate` is the newest trained version awaiting the promote "
     "flow. Each version's tags (`fleetcast.*`) carry its lineage, scores and decision."
 )
+
+
+def log_training_input(
+    client: MlflowClient, run_id: str, rows: pd.DataFrame, source: Path, meta: SnapshotMeta
+) -> None:
+    """The snapshot's training rows as the run's dataset input, so MLflow's own Dataset column
+    names what the model was trained on (the same id and content hash as the lineage tags)."""
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    name, digest = meta.snapshot_id, meta.content_sha256[:10]
+    dataset = from_pandas(rows, source=source.as_uri(), targets=TARGET, name=name, digest=digest)
+    context = InputTag(MLFLOW_DATASET_CONTEXT, "training")
+    client.log_inputs(run_id, [DatasetInput(dataset._to_mlflow_entity(), [context])])
 
 
 def register_candidate(

@@ -75,9 +75,13 @@ def test_mlflow_tells_the_story_the_tags_hold(trained_store: TrainedStore) -> No
     about = f"**{trained.family}**, trained on snapshot `{trained.snapshot_id}`"
     assert version.description.startswith(about)
     run = client.get_run(version.run_id)
-    assert run.data.tags["mlflow.note.content"] == version.description
+    # The version adds its promotion decision to what the run says.
+    assert version.description.startswith(run.data.tags["mlflow.note.content"])
     assert run.data.tags["mlflow.source.name"] == "flows/train/flow.py:train_flow"
     assert client.get_registered_model(trained_store.settings.registered_model).description
+    (training,) = run.inputs.dataset_inputs  # MLflow's own Dataset column: the snapshot
+    assert training.dataset.name == trained.snapshot_id
+    assert training.dataset.digest == trained_store.result.snapshot.content_sha256[:10]
     # The run spans the fits (seconds of CV), not just the logging at the end.
     children = client.search_runs(
         [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
