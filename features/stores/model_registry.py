@@ -64,13 +64,29 @@ def connect(settings: Settings, experiment_name: str | None = None) -> tuple[Mlf
         return store, created.experiment_id
 
 
-def run_url(settings: Settings, experiment_id: str, run_id: str) -> str | None:
-    """The run's page in the MLflow UI when the tracking store is a server a browser can open
-    (an `http(s)://` URI); None for a local store, which has no UI until one is started."""
+def _ui(settings: Settings) -> str | None:
+    """The MLflow UI's address when the tracking store is a server a browser can open (an
+    `http(s)://` URI); None for a local store, which has no UI until one is started."""
     uri = settings.tracking_uri
-    if not uri.startswith(("http://", "https://")):
-        return None
-    return f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    return uri.rstrip("/") if uri.startswith(("http://", "https://")) else None
+
+
+def run_url(settings: Settings, experiment_id: str, run_id: str) -> str | None:
+    """A run's page in the MLflow UI (None without a tracking server)."""
+    ui = _ui(settings)
+    return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}" if ui else None
+
+
+def version_url(settings: Settings, version: str | None) -> str | None:
+    """A registered model version's page in the MLflow UI (None without a tracking server)."""
+    ui = _ui(settings)
+    name = settings.registered_model
+    return f"{ui}/#/models/{name}/versions/{version}" if ui and version else None
+
+
+def linked(text: str, url: str | None) -> str:
+    """`text` as a markdown link where there is a page to open, else as it is."""
+    return f"[{text}]({url})" if url else text
 
 
 def version_at_alias(settings: Settings, alias: str) -> ModelVersion | None:

@@ -70,8 +70,9 @@ def decision_note(description: str, promotion: Promotion) -> str:
     return f"{description}\n\n{said}".strip()
 
 
-def decision_markdown(promotion: Promotion) -> str:
-    """The decision as a markdown table: one row per contender, then the verdict."""
+def decision_markdown(promotion: Promotion, pages: dict[str, str | None] | None = None) -> str:
+    """The decision as a markdown table: one row per contender, then the verdict; versions in
+    `pages` (`v<N>` -> URL) are linked."""
 
     def row(name: str, scores: dict[str, float] | None) -> str:
         cells = [f"{scores[m]:.4f}" if scores else "-" for m in METRICS]
@@ -92,4 +93,7 @@ def decision_markdown(promotion: Promotion) -> str:
         "",
         f"**Reason:** {promotion.reason}",
     ]
+    links = [f"[{label}]({url})" for label, url in (pages or {}).items() if url]
+    if links:
+        lines += ["", f"In MLflow: {', '.join(links)}."]
     return "\n".join(lines)

@@ -62,7 +62,7 @@ def apply(settings: Settings, promotion: Promotion) -> None:
 
 
 @step
-def announce(promotion: Promotion) -> None:
+def announce(settings: Settings, promotion: Promotion) -> None:
     """Emit `fleetcast.model.promoted`: the service swaps to the new champion on it."""
     emit_event(
         event=MODEL_PROMOTED,
@@ -74,16 +74,23 @@ def announce(promotion: Promotion) -> None:
             snapshot_id=promotion.snapshot_id,
             metric=promotion.metric,
             holdout=promotion.candidate_scores,
+            version_url=model_registry.version_url(settings, promotion.candidate_version),
         ),
     )
 
 
 @step
-def publish(promotion: Promotion) -> None:
-    """The decision as a markdown table in the Prefect UI, and one line in the log."""
+def publish(settings: Settings, promotion: Promotion) -> None:
+    """The decision as a markdown table in the Prefect UI (the versions linked to MLflow when
+    a tracking server is set), and one line in the log."""
+    pages = {
+        f"v{v}": model_registry.version_url(settings, v)
+        for v in (promotion.candidate_version, promotion.champion_version)
+        if v
+    }
     create_markdown_artifact(
         key="promotion-decision",
-        markdown=decision_markdown(promotion),
+        markdown=decision_markdown(promotion, pages),
         description=f"{outcome(promotion)}: {promotion.reason}",
     )
     get_run_logger().info("%s: %s", outcome(promotion).upper(), promotion.reason)
@@ -113,8 +120,8 @@ def promote_flow(candidate_version: str | None = None, snapshot_id: str | None =
         promotion = _record(settings, verdict, judged, snapshot, split)
         apply(settings, promotion)
     if promotion.promoted:
-        announce(promotion)
-    publish(promotion)
+        announce(settings, promotion)
+    publish(settings, promotion)
     return promotion
 
 

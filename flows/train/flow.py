@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from features.contract import clock
 from features.contract.formulas import FEATURE_NAMES
 from features.settings import Settings, get_settings
+from features.stores import model_registry
 from features.stores.offline import SnapshotMeta, read_meta, scan_snapshot
 from flows.evaluation import (
     FamilyScore,
@@ -147,14 +148,18 @@ def diagnostics(
 
 
 @step
-def publish_comparison(result: TrainResult, table: pd.DataFrame) -> None:
-    """The family comparison as a markdown artifact in the Prefect UI."""
+def publish_comparison(settings: Settings, result: TrainResult, table: pd.DataFrame) -> None:
+    """The family comparison as a markdown artifact in the Prefect UI (the version linked to
+    MLflow's page when a tracking server is set)."""
+    version = model_registry.linked(
+        f"version {result.version}", model_registry.version_url(settings, result.version)
+    )
     create_markdown_artifact(
         key="train-comparison",
         markdown=(
             f"# Training on snapshot `{result.snapshot_id}`\n\n"
             f"{tracking.comparison_markdown(table)}"
-            f"\n\nRegistered **{result.family}** as version {result.version} "
+            f"\n\nRegistered **{result.family}** as {version} "
             f"(run `{result.run_id}`), alias `candidate`. ONNX: {result.onnx}."
         ),
         description=f"model families compared on {result.snapshot_id}",
@@ -200,5 +205,5 @@ def train_flow(snapshot_id: str | None = None, families: list[str] | None = None
         trained_at=clock.stamp(),
         started_at=started_at,
     )
-    publish_comparison(result, table)
+    publish_comparison(settings, result, table)
     return result
