@@ -49,6 +49,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=200, help="windows per size")
     draws = parser.parse_args().draws
+    if draws < 1:
+        parser.error(f"--draws must be at least 1, got {draws}")
     share = get_settings().drift_share_threshold
     reference = _features(PROJECT_ROOT / "data" / "vehicles.csv")
     with tempfile.TemporaryDirectory() as tmp:
