@@ -76,11 +76,35 @@ class Settings(BaseSettings):
     selection_metric: Literal["mae", "rmse", "poisson_deviance"] = Field(
         "mae", description="Metric (lower is better) that picks the family and gates promotion."
     )
-    promotion_margin: float = Field(
-        0.01,
+    promotion_confidence: float = Field(
+        0.95,
+        ge=0.5,
+        lt=1,
+        description="Confidence (one-sided, paired bootstrap over holdout vehicles) with which "
+        "a candidate must beat the champion by the minimum effect to be promoted.",
+    )
+    promotion_min_effect: float = Field(
+        0.0,
         ge=0,
         lt=1,
-        description="Relative improvement over the champion's holdout score needed to promote.",
+        description="Relative improvement over the champion's holdout score that the "
+        "improvement's lower confidence bound must exceed (0.01 = 1%).",
+    )
+    bootstrap_draws: int = Field(
+        2000, ge=100, le=100_000, description="Paired bootstrap resamples of the promotion gate."
+    )
+    interval_level: float = Field(
+        0.8,
+        ge=0.5,
+        le=0.99,
+        description="Nominal coverage of the range given with every forecast (0.8 = 80%).",
+    )
+    interval_tolerance: float = Field(
+        0.05,
+        gt=0,
+        lt=0.5,
+        description="Most a candidate's holdout coverage may miss the interval level by "
+        "(0.05 = 5 points) before promotion refuses it.",
     )
     train_workers: int = Field(
         2, ge=1, description="Threads that train model families in parallel (local runner)."

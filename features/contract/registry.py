@@ -31,6 +31,11 @@ class Tag:
     TRAINED_AT = "fleetcast.trained_at"
     ONNX = "fleetcast.onnx"  # "ok" or why there is no export
     ONNX_MAX_ABS_DIFF = "fleetcast.onnx_max_abs_diff"
+    # The prediction-interval calibration (features.contract.intervals), set at training.
+    INTERVAL_LEVEL = "fleetcast.interval_level"
+    INTERVAL_LOWER = "fleetcast.interval_lower"
+    INTERVAL_UPPER = "fleetcast.interval_upper"
+    INTERVAL_ROWS = "fleetcast.interval_rows"
     # Written by each promotion decision about this version.
     DECISION = "fleetcast.decision"  # "promoted" or "rejected"
     DECISION_REASON = "fleetcast.decision_reason"
@@ -40,7 +45,15 @@ class Tag:
     DECISION_SNAPSHOT_ID = "fleetcast.decision_snapshot_id"
     DECISION_FLOW_RUN_ID = "fleetcast.decision_flow_run_id"
     COMPARED_TO_CHAMPION = "fleetcast.compared_to_champion"
-    PROMOTION_MARGIN = "fleetcast.promotion_margin"
+    PROMOTION_MIN_EFFECT = "fleetcast.promotion_min_effect"
+    PROMOTION_CONFIDENCE = "fleetcast.promotion_confidence"
+    # The paired-bootstrap interval of the relative improvement over the champion.
+    IMPROVEMENT = "fleetcast.improvement"
+    IMPROVEMENT_LOW = "fleetcast.improvement_low"
+    IMPROVEMENT_HIGH = "fleetcast.improvement_high"
+    # The version's interval on the decision's holdout: share of outcomes inside, mean width.
+    HOLDOUT_COVERAGE = "fleetcast.holdout_coverage"
+    HOLDOUT_WIDTH = "fleetcast.holdout_width"
     # Written by a rollback (`fleetcast rollback`): on the restored and on the replaced version.
     RESTORED_AT = "fleetcast.restored_at"
     RESTORED_REASON = "fleetcast.restored_reason"

@@ -47,7 +47,7 @@ def decision_tags(promotion: Promotion) -> dict[str, str]:
         Tag.DECISION_SNAPSHOT_ID: promotion.snapshot_id,
         Tag.DECISION_FLOW_RUN_ID: str(promotion.flow_run_id),
         Tag.COMPARED_TO_CHAMPION: str(promotion.champion_version),
-        Tag.PROMOTION_MARGIN: str(promotion.margin),
+        Tag.PROMOTION_MIN_EFFECT: str(promotion.margin),
     }
     for metric in METRICS:
         if promotion.candidate_scores:

@@ -114,7 +114,7 @@ def promote_flow(candidate_version: str | None = None, snapshot_id: str | None =
             judged.candidate,
             judged.champion,
             judged.baseline[metric],
-            settings.promotion_margin,
+            settings.promotion_min_effect,
             metric,
         )
         promotion = _record(settings, verdict, judged, snapshot, split)
@@ -137,7 +137,7 @@ def _record(
         candidate_run_id=judged.candidate_run_id,
         snapshot_id=snapshot,
         metric=settings.selection_metric,
-        margin=settings.promotion_margin,
+        margin=settings.promotion_min_effect,
         holdout_rows=split.holdout.height,
         candidate_scores=judged.candidate.scores,
         champion_scores=judged.champion.scores if judged.champion else None,
