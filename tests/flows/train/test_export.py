@@ -18,10 +18,18 @@ def _data(rows: int = 400) -> tuple[pd.DataFrame, np.ndarray]:
     return features, labels
 
 
-@pytest.mark.parametrize("family", [f for f in families.FAMILIES if f != families.BASELINE])
-def test_every_family_exports_within_tolerance(family: str) -> None:
+CONFIGS = [
+    (name, config)
+    for name, family in families.FAMILIES.items()
+    if name != families.BASELINE
+    for config in family.grid
+]
+
+
+@pytest.mark.parametrize(("family", "config"), CONFIGS, ids=[f"{n}-{c}" for n, c in CONFIGS])
+def test_every_family_exports_within_tolerance(family: str, config: dict[str, object]) -> None:
     features, labels = _data()
-    model = families.build(family, seed=1).fit(features, labels)
+    model = families.build(family, seed=1, config=config).fit(features, labels)
     export = export_checked(model, features)
     assert export.max_abs_diff <= 1e-4
     onnx_predictions = predict(session(export.model), features.to_numpy()[:3])

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from conftest import TrainedStore
 
-from features.contract.formulas import FEATURE_NAMES
+from features.contract import intervals
+from features.contract.formulas import FEATURE_NAMES, FEATURE_SETS
+from features.contract.intervals import CALIBRATION_ARTIFACT
 from features.contract.registry import CANDIDATE, ONNX_ARTIFACT, Tag
 from features.settings import Settings
 from features.stores import model_registry
@@ -58,6 +60,11 @@ def test_the_registered_version_carries_its_lineage(trained_store: TrainedStore)
     assert version.tags[Tag.FEATURES] == ",".join(FEATURE_NAMES)
     assert len(version.tags[Tag.GIT_COMMIT].split("-")[0]) in (40, len("unknown"))
     assert version.tags[Tag.ONNX] == "ok"
+    assert version.tags[Tag.FEATURE_SET] in FEATURE_SETS
+    calibration = intervals.from_tags(version.tags, version.version)
+    assert calibration == trained_store.result.trained.calibration
+    assert calibration.level == trained_store.settings.interval_level
+    assert calibration.lower < 0 < calibration.upper
     assert float(version.tags[Tag.cv("mae")]) == pytest.approx(
         trained_store.result.trained.cv["mae"]
     )
@@ -104,6 +111,7 @@ def test_the_run_logs_plots_comparison_signature_and_example(trained_store: Trai
         "comparison.csv",
         "comparison.md",
         "features.json",
+        CALIBRATION_ARTIFACT,
     } <= logged
     png = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="plots/residuals.png")
     assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -112,6 +120,20 @@ def test_the_run_logs_plots_comparison_signature_and_example(trained_store: Trai
     info = mlflow.models.get_model_info(version.source)
     assert [c.name for c in info.signature.inputs.inputs] == list(FEATURE_NAMES)
     assert info.saved_input_example_info is not None
+    calibration = mlflow.artifacts.load_dict(f"runs:/{run_id}/{CALIBRATION_ARTIFACT}")
+    assert calibration["lower"] == float(version.tags[Tag.INTERVAL_LOWER])
+    table = mlflow.artifacts.load_text(f"runs:/{run_id}/comparison.csv")
+    # The seed's reference model and the median, scored on the same folds, never registered.
+    assert "\nreference," in table and "\nmedian," in table
+
+
+def test_the_champion_beats_the_seeds_reference_and_the_median_by_the_goals(
+    trained_store: TrainedStore,
+) -> None:
+    trained = trained_store.result.trained
+    assert trained.family not in families.YARDSTICKS
+    assert trained.cv["mae"] <= 0.97 * trained.reference_cv["mae"]
+    assert trained.cv["mae"] <= 0.90 * trained.baseline_cv["mae"]
 
 
 def test_onnx_export_matches_sklearn_on_the_whole_snapshot(trained_store: TrainedStore) -> None:
@@ -137,5 +159,5 @@ def test_no_holdout_vehicle_was_used_for_training(trained_store: TrainedStore) -
 def test_unknown_family_is_refused_by_name(model_settings: Settings) -> None:
     with pytest.raises(UnknownFamilyError, match="families: unknown \\['xgboost'\\]"):
         train_flow(families=["xgboost"])
-    with pytest.raises(UnknownFamilyError, match="besides the median baseline"):
-        train_flow(families=["median"])
+    with pytest.raises(UnknownFamilyError, match="besides the yardsticks"):
+        train_flow(families=["median", "reference"])
