@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from features.contract import clock, intervals
+from features.contract import clock
 from features.contract.errors import FleetcastError
 from features.contract.formulas import FEATURE_NAMES, feature_matrix
-from features.contract.intervals import Calibration, CalibrationError
+from features.contract.intervals import Calibration, CalibrationError, from_tags
 from features.contract.registry import (
     METRICS,
     ONNX_ARTIFACT,
@@ -196,7 +196,7 @@ def _calibration(version: Any) -> Calibration:
     """The version's interval calibration: every forecast must carry a range, so a version
     without one is not served (checked before its model is downloaded)."""
     try:
-        calibration = intervals.from_tags(dict(version.tags), str(version.version))
+        calibration = from_tags(dict(version.tags), str(version.version))
     except CalibrationError as error:
         raise ChampionError(str(error)) from error
     if not math.isfinite(calibration.upper):  # too few residuals: no whole upper bound
