@@ -7,7 +7,7 @@ does. Then each case runs `drift_flow` in a fresh child process, as a scheduled 
 - shipped: `current="snapshot"`, the shipped snapshot (1,000 vehicles) against itself;
 - logged: `--rows` logged predictions of the last six days, written in the prediction log's
   contract as ten Parquet files (the shipped vehicles resampled, with their ids and the
-  champion's predictions), so the flow also joins and scores that many outcomes.
+  champion's predictions and ranges), so the flow also joins and scores that many outcomes.
 A child reports its imports (Prefect + flows, then Evidently) apart from the flow's own time.
 Prints a markdown table and writes it, with the machine's facts, to `WORKDIR/results.md`.
 
@@ -53,10 +53,12 @@ def write_child(home: str, rows: int) -> None:
 
     from features.contract.clock import naive_now as now_utc
     from features.contract.clock import naive_utc
+    from features.contract.intervals import from_tags
     from features.contract.prediction_log import LOG_SCHEMA, STREAM_ID
     from features.contract.registry import model_uri
     from features.contract.schema import ENTITY
     from features.settings import get_settings
+    from features.stores import model_registry
     from features.stores.offline import read_meta, scan_snapshot
     from flows.evaluation import feature_frame
     from flows.monitor.drift import resolve_champion
@@ -66,13 +68,15 @@ def write_child(home: str, rows: int) -> None:
     vehicles = scan_snapshot(settings, champion.snapshot_id).collect()
     sample = vehicles.sample(rows, with_replacement=True, seed=7)
     model = mlflow.sklearn.load_model(model_uri(settings.registered_model, champion.version))
+    calibration = from_tags(model_registry.champion(settings).tags, champion.version)
     # Served before the latest snapshot was built, so from older data: each prediction of a
     # known vehicle has an outcome in it.
     end = min(now_utc(), naive_utc(read_meta(settings).created_at))
     end = end if end > now_utc() - SPREAD else now_utc()
     offsets = pl.int_range(rows, eager=True) * (SPREAD / rows)
+    predicted = model.predict(feature_frame(sample))
     log = _log_frame(
-        sample, end - SPREAD + offsets, model.predict(feature_frame(sample)), champion.version
+        sample, end - SPREAD + offsets, predicted, calibration.bounds(predicted), champion.version
     )
     settings.predictions_dir.mkdir(parents=True, exist_ok=True)
     for old in settings.predictions_dir.glob("*.parquet"):
@@ -82,7 +86,7 @@ def write_child(home: str, rows: int) -> None:
     emit({"rows": log.height, "vehicles": sample[ENTITY].n_unique(), "home": home})
 
 
-def _log_frame(sample: Any, times: Any, predicted: Any, version: str) -> Any:
+def _log_frame(sample: Any, times: Any, predicted: Any, bounds: Any, version: str) -> Any:
     """Rows in the prediction log's schema, stream ids increasing like the drain's."""
     import polars as pl
 
@@ -102,6 +106,8 @@ def _log_frame(sample: Any, times: Any, predicted: Any, version: str) -> Any:
             ENTITY: sample[ENTITY],
             **{name: sample[name] for name in FEATURE_NAMES},
             log.PREDICTION: predicted,
+            log.LOWER: bounds[0],
+            log.UPPER: bounds[1],
         }
     ).cast(log.LOG_SCHEMA)
 

@@ -6,6 +6,7 @@ imported inside functions: it costs seconds and the service needs it only when (
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import polars as pl
 from features.contract import clock
 from features.contract.errors import FleetcastError
 from features.contract.formulas import FEATURE_NAMES, feature_matrix
+from features.contract.intervals import Calibration, CalibrationError, from_tags
 from features.contract.registry import (
     METRICS,
     ONNX_ARTIFACT,
@@ -41,11 +43,13 @@ class ChampionError(FleetcastError, RuntimeError):
 
 @dataclass(frozen=True)
 class Served:
-    """One loaded version: how to predict with it and what to say about it. Swapped whole."""
+    """One loaded version: how to predict with it, the range around each forecast, and what to
+    say about it. Swapped whole, so a value and its range always come from the same version."""
 
     version: str
     run_id: str
     predict: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    calibration: Calibration
     backend: str
     backend_note: str
     tags: dict[str, str]
@@ -54,6 +58,11 @@ class Served:
     def holdout(self) -> dict[str, float]:
         keys = {m: self.tags.get(Tag.holdout(m)) for m in METRICS}
         return {m: float(v) for m, v in keys.items() if v not in (None, "")}
+
+    def holdout_tag(self, key: str) -> float | None:
+        """A number the promote flow wrote on the version when it judged it (None if never)."""
+        value = self.tags.get(key)
+        return float(value) if value not in (None, "") else None
 
 
 # MLflow's HTTP client retries a refused connection 7 times with exponential backoff and waits
@@ -161,6 +170,7 @@ def load(settings: Settings, version: Any) -> Served:
     expected = ",".join(FEATURE_NAMES)
     if version.tags.get(Tag.FEATURES) != expected:
         raise ChampionError(f"v{version.version} was trained on other features than the contract's")
+    calibration = _calibration(version)
     try:
         predict, backend, note = _predictor(settings, version)
     except Exception as error:
@@ -174,11 +184,24 @@ def load(settings: Settings, version: Any) -> Served:
         version=str(version.version),
         run_id=version.run_id,
         predict=predict,
+        calibration=calibration,
         backend=backend,
         backend_note=note,
         tags=dict(version.tags),
         loaded_at=clock.stamp("milliseconds"),
     )
+
+
+def _calibration(version: Any) -> Calibration:
+    """The version's interval calibration: every forecast must carry a range, so a version
+    without one is not served (checked before its model is downloaded)."""
+    try:
+        calibration = from_tags(dict(version.tags), str(version.version))
+    except CalibrationError as error:
+        raise ChampionError(str(error)) from error
+    if not math.isfinite(calibration.upper):  # too few residuals: no whole upper bound
+        raise ChampionError(f"v{version.version}: interval calibration has no upper bound")
+    return calibration
 
 
 def worker_pid() -> int:

@@ -40,9 +40,18 @@ class RequestPredictions:
     vehicle_ids: Sequence[int | None]
     features: np.ndarray  # rows x FEATURE_NAMES
     predictions: np.ndarray
+    lower: np.ndarray  # each prediction's interval (int64, as answered)
+    upper: np.ndarray
 
     def entries(self) -> list[LoggedPrediction]:
-        rows = zip(self.vehicle_ids, self.features.tolist(), self.predictions.tolist(), strict=True)
+        rows = zip(
+            self.vehicle_ids,
+            self.features.tolist(),
+            self.predictions.tolist(),
+            self.lower.tolist(),
+            self.upper.tolist(),
+            strict=True,
+        )
         return [
             LoggedPrediction(self.request_id, i, self.at, self.route, self.model_version, *row)
             for i, row in enumerate(rows)

@@ -67,17 +67,36 @@ class Batch(BaseModel):
     listings: list[Listing] = Field(min_length=1)  # type: ignore[valid-type]
 
 
+class Interval(BaseModel):
+    """The calibrated range around one forecast: the reservations it will most likely be."""
+
+    lower: int = Field(
+        ge=0, description="Fewest reservations in the range: a whole, non-negative number."
+    )
+    upper: int = Field(
+        ge=0, description="Most reservations in the range: a whole number, at least `lower`."
+    )
+    level: float = Field(
+        gt=0,
+        lt=1,
+        description="The share of outcomes the range is calibrated to contain (0.8: 80%), "
+        "measured at training on out-of-fold forecasts.",
+    )
+
+
 class Prediction(BaseModel):
-    """Forecast reservations for one listing, and the model version that made it."""
+    """Forecast reservations for one listing, its range, and the model version that made both."""
 
     predicted_reservations: float = Field(ge=0)
+    interval: Interval
     model_version: str
 
 
 class BatchPrediction(BaseModel):
-    """Forecasts in the order of the request's listings."""
+    """Forecasts and their ranges in the order of the request's listings."""
 
     predicted_reservations: list[float]
+    intervals: list[Interval]
     model_version: str
 
 
@@ -106,6 +125,20 @@ class EventListener(BaseModel):
     last_received_at: str | None = None
 
 
+class IntervalInfo(BaseModel):
+    """How the served version's ranges are made, and how they did when it was judged."""
+
+    level: float = Field(description="The share of outcomes each range is calibrated to contain.")
+    method: str = Field(description="How the ranges are calibrated.")
+    holdout_coverage: float | None = Field(
+        description="Share of the promotion holdout's outcomes inside their range (null: the "
+        "version was never judged by the promote flow)."
+    )
+    holdout_width: float | None = Field(
+        description="Mean `upper - lower` on that holdout, in reservations (null: never judged)."
+    )
+
+
 class ModelInfo(BaseModel):
     """What this worker serves."""
 
@@ -116,6 +149,7 @@ class ModelInfo(BaseModel):
     trained_at: str | None
     snapshot_id: str | None
     holdout: dict[str, float]
+    interval: IntervalInfo
     features: list[str]
     backend: str  # "onnx" or "sklearn"
     backend_note: str

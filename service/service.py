@@ -1,8 +1,9 @@
 """The fleetcast BentoML service: the champion behind /predict, /predict_by_id, /predict_batch.
 
 Each worker process loads the champion at startup (before accepting requests) and keeps it
-current through a Reloader. Request handlers read the served version once, so a response is
-always computed and labeled by the same version, whatever a concurrent reload does.
+current through a Reloader. Request handlers read the served version once, so a response's
+values and ranges are always computed and labeled by the same version, whatever a concurrent
+reload does.
 """
 
 import asyncio
@@ -24,6 +25,14 @@ from features.settings import get_settings
 from features.stores.online import encode_rows
 from service import metrics
 from service.champion import Served, worker_pid
+from service.forecasts import (
+    Forecasts,
+    batch_prediction,
+    forecast,
+    interval_info,
+    prediction,
+    registered,
+)
 from service.http import (
     REQUEST_ID_HEADER,
     VERSION_HEADER,
@@ -38,7 +47,7 @@ from service.http import (
 from service.landing import land
 from service.lookup import STORE_DOWN, OnlineLookup
 from service.lookup_client import CoalescingLookup, retried_once
-from service.prediction_buffer import PredictionLog, RequestPredictions
+from service.prediction_buffer import PredictionLog
 from service.reloader import Reloader, Slot
 from service.schemas import (
     Batch,
@@ -129,20 +138,16 @@ class Fleetcast:
         served: Served,
         features: np.ndarray,
         vehicle_ids: Sequence[int | None] | None = None,
-    ) -> np.ndarray:
-        """Predict `features` with `served`; count and log the answers under a request id."""
-        values = served.predict(features)
+    ) -> Forecasts:
+        """Forecast `features` with `served`; count and log the answers under a request id."""
+        answer = forecast(served, features)
         request_id = uuid.uuid4().hex
         ctx.response.headers[REQUEST_ID_HEADER] = request_id
-        ids = vehicle_ids if vehicle_ids is not None else [None] * len(values)
+        ids = vehicle_ids if vehicle_ids is not None else [None] * len(answer.values)
         if self.settings.prediction_log:
-            self.log.record(
-                RequestPredictions(
-                    request_id, time.time(), route, served.version, ids, features, values
-                )
-            )
-        metrics.PREDICTIONS.labels(route, served.version).inc(len(values))
-        return values
+            self.log.record(answer.logged(request_id, route, ids, features))
+        metrics.PREDICTIONS.labels(route, served.version).inc(len(answer.values))
+        return answer
 
     @bentoml.api(output_spec=Prediction)
     async def predict(self, listing: Listing, /, ctx: bentoml.Context) -> Reply[Prediction]:  # type: ignore[valid-type]
@@ -153,8 +158,7 @@ class Fleetcast:
         features = feature_matrix([listing])
         if (refused := _not_finite(ctx, features)) is not None:
             return refused
-        value = float(self._logged(ctx, "/predict", served, features)[0])
-        return Prediction(predicted_reservations=value, model_version=served.version)
+        return prediction(self._logged(ctx, "/predict", served, features))
 
     @bentoml.api(output_spec=BatchPrediction)
     async def predict_batch(self, batch: Batch, /, ctx: bentoml.Context) -> Reply[BatchPrediction]:
@@ -172,8 +176,7 @@ class Fleetcast:
         features = feature_matrix(batch.listings)
         if (refused := _not_finite(ctx, features, "listings")) is not None:
             return refused
-        values = self._logged(ctx, "/predict_batch", served, features)
-        return BatchPrediction(predicted_reservations=values.tolist(), model_version=served.version)
+        return batch_prediction(self._logged(ctx, "/predict_batch", served, features))
 
     @bentoml.api(output_spec=Prediction)
     async def predict_by_id(self, ref: VehicleRef, /, ctx: bentoml.Context) -> Reply[Prediction]:
@@ -192,8 +195,7 @@ class Fleetcast:
             metrics.LOOKUP_MISSES.inc()
             return error(ctx, 404, f"vehicle_id: {ref.vehicle_id} is not in the online store")
         row = np.asarray([values], dtype=np.float64)
-        value = float(self._logged(ctx, "/predict_by_id", served, row, [ref.vehicle_id])[0])
-        return Prediction(predicted_reservations=value, model_version=served.version)
+        return prediction(self._logged(ctx, "/predict_by_id", served, row, [ref.vehicle_id]))
 
     @bentoml.api(output_spec=Registered)
     async def vehicles(self, vehicle: Vehicle, /, ctx: bentoml.Context) -> Reply[Registered]:  # type: ignore[valid-type]
@@ -216,12 +218,7 @@ class Fleetcast:
         if stored.snapshot_id is None:
             return error(ctx, 409, "no online snapshot yet: run the pipeline first")
         land(self.settings, vehicle)
-        value = float(self._logged(ctx, "/vehicles", served, row, [vehicle_id])[0])
-        return Registered(
-            vehicle_id=vehicle_id,
-            predicted_reservations=value,
-            model_version=served.version,
-        )
+        return registered(self._logged(ctx, "/vehicles", served, row, [vehicle_id]), vehicle_id)
 
     @bentoml.api
     async def reload(self, ctx: bentoml.Context) -> ReloadAttempt:
@@ -231,7 +228,8 @@ class Fleetcast:
 
     @info_app.get("/model", response_model=ModelInfo)
     async def model(self) -> Any:
-        """What this worker serves: version, lineage, holdout scores, backend, last reload."""
+        """What this worker serves: version, lineage, holdout scores, interval calibration,
+        backend, last reload."""
         served = self.slot.served
         if served is None:
             return JSONResponse({"error": NOT_READY, "last_reload": _dump(self.slot.last)}, 503)
@@ -244,6 +242,7 @@ class Fleetcast:
             trained_at=tags.get(Tag.TRAINED_AT),
             snapshot_id=tags.get(Tag.SNAPSHOT_ID),
             holdout=served.holdout(),
+            interval=interval_info(served),
             features=list(FEATURE_NAMES),
             backend=served.backend,
             backend_note=served.backend_note,

@@ -67,7 +67,8 @@ def fleetcast_parts(body: str) -> dict[str, Stats]:
     from features.contract.schema import VehicleRecord
     from features.settings import get_settings
     from service.champion import champion_version, load
-    from service.schemas import Listing, Prediction
+    from service.forecasts import forecast, prediction
+    from service.schemas import Listing
 
     served = load(get_settings(), champion_version(get_settings()))
     listing = Listing.model_validate_json(body)
@@ -79,7 +80,7 @@ def fleetcast_parts(body: str) -> dict[str, Stats]:
 
     if not np.array_equal(matrix, polars_row()):
         raise AssertionError(f"the two paths differ: {matrix} vs {polars_row()}")
-    value = float(served.predict(matrix)[0])
+    values, answer = served.predict(matrix), forecast(served, matrix)
     return {
         "validate body (pydantic Listing)": timed(lambda: Listing.model_validate_json(body), 5000),
         "features: feature_matrix (NumPy formulas, served)": timed(
@@ -89,11 +90,11 @@ def fleetcast_parts(body: str) -> dict[str, Stats]:
         f"model: served.predict one row ({served.backend})": timed(
             lambda: served.predict(matrix), 5000
         ),
-        "response: Prediction(...).model_dump_json()": timed(
-            lambda: Prediction(
-                predicted_reservations=value, model_version=served.version
-            ).model_dump_json(),
-            5000,
+        "interval: served.calibration.bounds one row": timed(
+            lambda: served.calibration.bounds(values), 5000
+        ),
+        "response: prediction(...).model_dump_json()": timed(
+            lambda: prediction(answer).model_dump_json(), 5000
         ),
     }
 

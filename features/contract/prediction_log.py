@@ -4,6 +4,10 @@ encodes it, and the schema of the Parquet files it is drained to.
 Service workers buffer predictions (`service/prediction_buffer.py`) and append them to the Redis
 stream `OnlineKeys.prediction_log` in one pipelined call per flush, never a write per request;
 the `predictions` flow drains the stream (`features/stores/predictions.py`).
+
+Each prediction carries its calibrated range (`features.contract.intervals`) as `LOWER` and
+`UPPER`. Logs written before the ranges existed have no such values: stream entries decode and
+drained files read with null bounds.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ PREDICTED_AT = "predicted_at"
 ROUTE = "route"
 MODEL_VERSION = "model_version"
 PREDICTION = "prediction"
+LOWER = "lower"  # the prediction's interval, whole reservations (null in older logs)
+UPPER = "upper"
 STREAM_ID = "stream_id"
 FIELD = b"p"  # the one field of a stream entry: the JSON-encoded row
 
@@ -37,6 +43,8 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
     ENTITY: pl.Int64(),  # null when the request carried attributes, not an id
     **{name: pl.Float64() for name in FEATURE_NAMES},
     PREDICTION: pl.Float64(),
+    LOWER: pl.Int64(),
+    UPPER: pl.Int64(),
 }
 CHECKPOINT_FILE = "drained.json"
 
@@ -53,6 +61,8 @@ class LoggedPrediction:
     vehicle_id: int | None
     features: Sequence[float]  # FEATURE_NAMES order
     prediction: float
+    lower: int
+    upper: int
 
 
 def encode(entry: LoggedPrediction) -> bytes:
@@ -67,6 +77,8 @@ def encode(entry: LoggedPrediction) -> bytes:
             entry.vehicle_id,
             [float(x) for x in entry.features],
             float(entry.prediction),
+            int(entry.lower),
+            int(entry.upper),
         ],
         separators=(",", ":"),
     ).encode()
@@ -82,9 +94,10 @@ def decode(entries: Sequence[StreamEntry] | None) -> pl.DataFrame:
     for stream_id, fields in entries or []:
         if stream_id is None or fields is None:
             continue  # an entry trimmed while being read
-        request_id, item, micros, route, version, vehicle_id, features, prediction = json.loads(
-            fields[FIELD]
+        request_id, item, micros, route, version, vehicle_id, features, prediction, *bounds = (
+            json.loads(fields[FIELD])
         )
+        lower, upper = bounds or (None, None)  # an entry logged before predictions had ranges
         rows.append(
             (
                 _text(stream_id),
@@ -96,6 +109,8 @@ def decode(entries: Sequence[StreamEntry] | None) -> pl.DataFrame:
                 vehicle_id,
                 *features,
                 prediction,
+                lower,
+                upper,
             )
         )
     return pl.DataFrame(rows, schema=LOG_SCHEMA, orient="row")

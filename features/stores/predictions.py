@@ -24,11 +24,12 @@ START = "0-0"  # the stream id before any entry
 
 
 def scan_predictions(settings: Settings) -> pl.LazyFrame:
-    """Every drained prediction (empty, with the schema, before the first drain)."""
+    """Every drained prediction (empty, with the schema, before the first drain). Files
+    drained before a column was added (the interval bounds) read with it null."""
     files = sorted(settings.predictions_dir.glob("*.parquet"))
     if not files:
         return pl.DataFrame(schema=LOG_SCHEMA).lazy()
-    return pl.scan_parquet(files, schema=LOG_SCHEMA)
+    return pl.scan_parquet(files, schema=LOG_SCHEMA, missing_columns="insert")
 
 
 def last_drained(settings: Settings) -> str:

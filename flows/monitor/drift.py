@@ -44,18 +44,25 @@ MIN_OUTCOMES_FOR_QUALITY = 2  # the quality section needs a spread (R², error s
 
 @network_step
 def resolve_champion(settings: Settings) -> Champion:
-    """The version at `champion` now, with its training snapshot and holdout MAE."""
+    """The version at `champion` now, with its training snapshot, holdout MAE and the level
+    and holdout coverage of its ranges."""
     version = model_registry.champion(settings)
     snapshot_id = version.tags.get(Tag.SNAPSHOT_ID)
     if not snapshot_id:
         raise NoChampionError(f"champion v{version.version} lacks the tag {Tag.SNAPSHOT_ID}")
-    holdout = version.tags.get(Tag.holdout("mae"))
     return Champion(
         version=str(version.version),
         run_id=version.run_id,
         snapshot_id=snapshot_id,
-        holdout_mae=float(holdout) if holdout else None,
+        holdout_mae=_number(version.tags, Tag.holdout("mae")),
+        interval_level=_number(version.tags, Tag.INTERVAL_LEVEL),
+        holdout_coverage=_number(version.tags, Tag.HOLDOUT_COVERAGE),
     )
+
+
+def _number(tags: dict[str, str], key: str) -> float | None:
+    value = tags.get(key)
+    return float(value) if value else None
 
 
 @step
@@ -158,6 +165,8 @@ def announce(result: DriftResult) -> None:
             "drifted_features": result.drifted_features,
             "mae": result.mae,
             "mae_ratio": result.mae_ratio,
+            "coverage": result.coverage,
+            "coverage_rows": result.coverage_rows,
             "current": result.current_source,
             "current_rows": result.current_rows,
             "report_path": result.report_path,

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from features.contract import clock
+from features.contract import clock, intervals
 from features.contract.formulas import FEATURE_NAMES, TARGET
 from features.contract.prediction_log import (
+    LOWER,
     MODEL_VERSION,
     PREDICTED_AT,
     PREDICTION,
+    UPPER,
 )
 from features.contract.schema import ENTITY
 from features.settings import Settings
@@ -91,9 +93,10 @@ def join_outcomes(
 ) -> pl.DataFrame:
     """The outcome of each prediction that has one: `model_version`'s predictions for a known
     vehicle, served from data older than the labels' (`SERVED_AS_OF` before `label_as_of`),
-    paired with that vehicle's label (`TARGET`). Vehicles without a label there (new listings,
-    unknown ids) have no outcome yet; a prediction served from the labels' own snapshot has
-    none either (what it predicted has not happened in that data).
+    paired with that vehicle's label (`TARGET`); each keeps the range it was served with.
+    Vehicles without a label there (new listings, unknown ids) have no outcome yet; a
+    prediction served from the labels' own snapshot has none either (what it predicted has not
+    happened in that data).
     """
     known = labels.select(ENTITY, TARGET).filter(pl.col(TARGET).is_not_null())
     served = pl.col(SERVED_AS_OF)
@@ -104,8 +107,30 @@ def join_outcomes(
             & (pl.col(MODEL_VERSION) == model_version)
         )
         .join(known, on=ENTITY, how="inner")
-        .select(ENTITY, PREDICTED_AT, *FEATURE_NAMES, PREDICTION, pl.col(TARGET).cast(pl.Float64))
+        .select(
+            ENTITY,
+            PREDICTED_AT,
+            *FEATURE_NAMES,
+            PREDICTION,
+            LOWER,
+            UPPER,
+            pl.col(TARGET).cast(pl.Float64),
+        )
     )
+
+
+def live_coverage(pairs: pl.DataFrame) -> tuple[float | None, int]:
+    """Share of the outcome pairs inside the range they were served with, and how many pairs
+    it was measured on: those logged with a range (older logs have none; None without any)."""
+    if pairs.is_empty():
+        return None, 0
+    ranged = pairs.filter(pl.col(LOWER).is_not_null() & pl.col(UPPER).is_not_null())
+    if ranged.is_empty():
+        return None, 0
+    covered = intervals.coverage(
+        ranged[TARGET].to_numpy(), ranged[LOWER].to_numpy(), ranged[UPPER].to_numpy()
+    )
+    return covered, ranged.height
 
 
 def outcomes(

@@ -9,7 +9,7 @@ import polars as pl
 
 from features.contract import clock
 from features.settings import Settings
-from flows.monitor.drift_data import Current
+from flows.monitor.drift_data import Current, live_coverage
 from flows.monitor.drift_report import DRIFT_METHOD, DRIFT_THRESHOLD, ColumnDrift, Numbers
 
 
@@ -21,6 +21,8 @@ class Champion:
     run_id: str | None  # None for a version registered without a run
     snapshot_id: str  # its training snapshot: the reference
     holdout_mae: float | None  # measured by the promote flow; the yardstick of live error
+    interval_level: float | None  # what its ranges are calibrated to contain (tags at training)
+    holdout_coverage: float | None  # their coverage on the promotion holdout, if judged
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class DriftResult:
     holdout_mae: float | None
     mae_ratio: float | None
     mae_ratio_threshold: float
+    coverage: float | None  # share of outcomes inside the range they were served with
+    coverage_rows: int  # outcomes logged with a range (older logs have none)
+    interval_level: float | None
+    holdout_coverage: float | None
     created_at: str
     report_path: str | None = None  # set once the report is saved
     numbers_path: str | None = None
@@ -73,8 +79,10 @@ def judge(
     numbers: Numbers | None,
 ) -> DriftResult:
     """Apply the thresholds: drift if the share of drifted features reaches the setting; error
-    regressed if the MAE on enough outcomes over the holdout MAE reaches its setting."""
+    regressed if the MAE on enough outcomes over the holdout MAE reaches its setting. The
+    ranges' live coverage is reported beside the MAE, not judged."""
     outcome_id, pairs = outcomes
+    coverage, coverage_rows = live_coverage(pairs)
     ratio = None
     if numbers is not None and numbers.mae is not None and champion.holdout_mae:
         ratio = numbers.mae / champion.holdout_mae
@@ -109,6 +117,10 @@ def judge(
         holdout_mae=champion.holdout_mae,
         mae_ratio=ratio,
         mae_ratio_threshold=settings.drift_mae_ratio_threshold,
+        coverage=coverage,
+        coverage_rows=coverage_rows,
+        interval_level=champion.interval_level,
+        holdout_coverage=champion.holdout_coverage,
         created_at=clock.stamp("milliseconds"),
     )
     return _with_message(result)
@@ -166,8 +178,20 @@ def drift_metrics(r: DriftResult) -> dict[str, float]:
         "outcome_rows": float(r.outcome_rows),
         "mae": r.mae,
         "mae_ratio": r.mae_ratio,
+        "coverage": r.coverage,
+        "coverage_rows": float(r.coverage_rows),
     }
     return {key: float(value) for key, value in numbers.items() if value is not None}
+
+
+def _coverage_words(r: DriftResult) -> str:
+    """The ranges' live coverage and its yardsticks, in words (call only with a coverage)."""
+    level = f"{r.interval_level:.2f}" if r.interval_level is not None else "unknown"
+    holdout = f"{r.holdout_coverage:.3f}" if r.holdout_coverage is not None else "not measured"
+    return (
+        f"interval coverage on {r.coverage_rows} outcomes: {r.coverage:.3f} "
+        f"(calibrated for {level}; holdout coverage {holdout})"
+    )
 
 
 def summary_lines(r: DriftResult) -> list[str]:
@@ -188,6 +212,8 @@ def summary_lines(r: DriftResult) -> list[str]:
             f"MAE on {r.outcome_rows} outcomes (labels of snapshot {r.outcome_snapshot_id}): "
             f"{r.mae:.3f}; holdout MAE {r.holdout_mae}"
         )
+    if r.coverage is not None:
+        lines.append(_coverage_words(r))
     if r.report_path:
         lines.append(f"report: {r.report_path}")
     return lines
@@ -227,4 +253,7 @@ def markdown(r: DriftResult) -> str:
             "",
             f"MAE on {r.outcome_rows} outcomes: {r.mae:.3f}; champion holdout MAE {yardstick}",
         ]
+    if r.coverage is not None:
+        words = _coverage_words(r)
+        lines += ["", f"{words[0].upper()}{words[1:]}."]
     return "\n".join(lines)

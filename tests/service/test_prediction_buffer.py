@@ -7,11 +7,12 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import numpy as np
+import polars as pl
 import pytest
 import redis
 
 from features.contract.formulas import FEATURE_NAMES
-from features.contract.prediction_log import decode
+from features.contract.prediction_log import LOWER, PREDICTION, UPPER, decode
 from features.settings import Settings
 from features.stores.online import OnlineKeys
 from service.prediction_buffer import PredictionLog, RequestPredictions
@@ -31,14 +32,25 @@ def _settings(server: RedisServer, buffer: int = 1000) -> Settings:
 def _request(request_id: str, rows: int = 1) -> RequestPredictions:
     features = np.arange(rows * len(FEATURE_NAMES), dtype=np.float64).reshape(rows, -1)
     return RequestPredictions(
-        request_id, 1_764_000_000.5, "/predict", "7", [None] * rows, features, np.full(rows, 2.5)
+        request_id,
+        1_764_000_000.5,
+        "/predict",
+        "7",
+        [None] * rows,
+        features,
+        np.full(rows, 2.5),
+        np.full(rows, 1),
+        np.full(rows, 5),
     )
 
 
-def _stored(server: RedisServer, settings: Settings) -> list[str]:
+def _entries(server: RedisServer, settings: Settings) -> pl.DataFrame:
     client = redis.Redis.from_url(server.url)
-    entries = client.xrange(OnlineKeys(settings.redis_key_prefix).prediction_log)
-    return decode(entries)["request_id"].to_list()
+    return decode(client.xrange(OnlineKeys(settings.redis_key_prefix).prediction_log))
+
+
+def _stored(server: RedisServer, settings: Settings) -> list[str]:
+    return _entries(server, settings)["request_id"].to_list()
 
 
 def test_a_flush_writes_every_row_of_every_request_in_order(fresh_redis: RedisServer) -> None:
@@ -47,7 +59,9 @@ def test_a_flush_writes_every_row_of_every_request_in_order(fresh_redis: RedisSe
     log.record(_request("a"))
     log.record(_request("b", rows=3))
     assert asyncio.run(log.flush()) == 4
-    assert _stored(fresh_redis, settings) == ["a", "b", "b", "b"]
+    stored = _entries(fresh_redis, settings)
+    assert stored["request_id"].to_list() == ["a", "b", "b", "b"]
+    assert stored.select(PREDICTION, LOWER, UPPER).unique().rows() == [(2.5, 1, 5)]
     assert asyncio.run(log.flush()) == 0  # nothing pending: no write
 
 

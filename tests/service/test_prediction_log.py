@@ -1,5 +1,5 @@
 """The prediction log, end to end: the running service logs every answer, the drain flow stores
-them, and each stored row is the answer the client got."""
+them, and each stored row is the answer the client got, its range included."""
 
 from __future__ import annotations
 
@@ -7,16 +7,19 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import polars as pl
 import pytest
 
 from features.contract.formulas import FEATURE_NAMES, RAW_FEATURES
 from features.contract.prediction_log import (
     ITEM,
+    LOWER,
     MODEL_VERSION,
     PREDICTION,
     REQUEST_ID,
     ROUTE,
+    UPPER,
 )
 from features.contract.schema import ENTITY
 from features.settings import Settings
@@ -29,6 +32,20 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 FLUSH_DEADLINE_S = 30.0  # the workers flush every 0.5 s; this only bounds a broken flush
+Answer = tuple[str, str, list[float], list[tuple[int, int]]]  # route, version, values, ranges
+
+
+def _answer(route: str, reply: httpx.Response) -> Answer:
+    body = reply.json()
+    values = body["predicted_reservations"]
+    ranges = body["intervals"] if isinstance(values, list) else [body["interval"]]
+    bounds = [(r["lower"], r["upper"]) for r in ranges]
+    return (
+        route,
+        reply.headers[VERSION_HEADER],
+        values if isinstance(values, list) else [values],
+        bounds,
+    )
 
 
 def _drain(
@@ -55,34 +72,23 @@ def test_every_answer_is_logged_once_with_its_version_route_and_inputs(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    answers: dict[str, tuple[str, str, list[float]]] = {}  # request id -> route, version, values
+    answers: dict[str, Answer] = {}  # by request id
     for n in range(20):
         reply = service.post("/predict", listing | {"num_images": n})
-        answers[reply.headers[REQUEST_ID_HEADER]] = (
-            "/predict",
-            reply.headers[VERSION_HEADER],
-            [reply.json()["predicted_reservations"]],
-        )
+        answers[reply.headers[REQUEST_ID_HEADER]] = _answer("/predict", reply)
     batch = service.post("/predict_batch", {"listings": [listing, listing | {"technology": 0}]})
-    answers[batch.headers[REQUEST_ID_HEADER]] = (
-        "/predict_batch",
-        batch.headers[VERSION_HEADER],
-        batch.json()["predicted_reservations"],
-    )
+    answers[batch.headers[REQUEST_ID_HEADER]] = _answer("/predict_batch", batch)
     by_id = service.post("/predict_by_id", {"vehicle_id": known_vehicle})
-    answers[by_id.headers[REQUEST_ID_HEADER]] = (
-        "/predict_by_id",
-        by_id.headers[VERSION_HEADER],
-        [by_id.json()["predicted_reservations"]],
-    )
+    answers[by_id.headers[REQUEST_ID_HEADER]] = _answer("/predict_by_id", by_id)
     logged = _drain(service, tmp_path / "home", monkeypatch, set(answers))
     ours = logged.filter(pl.col(REQUEST_ID).is_in(list(answers))).sort(REQUEST_ID, ITEM)
     assert ours.height == 20 + 2 + 1  # each answer once: nothing lost, nothing twice
     for (request_id,), rows in ours.group_by(REQUEST_ID):
-        route, version, values = answers[str(request_id)]
+        route, version, values, bounds = answers[str(request_id)]
         assert rows[ROUTE].unique().to_list() == [route]
         assert rows[MODEL_VERSION].unique().to_list() == [version]
         assert rows[PREDICTION].to_list() == values
+        assert rows.select(LOWER, UPPER).rows() == bounds  # the range the client got
     first = ours.filter(pl.col(ROUTE) == "/predict_batch").row(0, named=True)
     assert [first[name] for name in RAW_FEATURES] == [float(listing[n]) for n in RAW_FEATURES]
     assert first["price_ratio"] == listing["actual_price"] / listing["recommended_price"]

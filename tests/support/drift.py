@@ -11,12 +11,14 @@ from features.contract.formulas import FEATURE_NAMES
 from features.contract.prediction_log import (
     ITEM,
     LOG_SCHEMA,
+    LOWER,
     MODEL_VERSION,
     PREDICTED_AT,
     PREDICTION,
     REQUEST_ID,
     ROUTE,
     STREAM_ID,
+    UPPER,
 )
 from features.contract.schema import ENTITY
 from features.settings import Settings
@@ -28,11 +30,14 @@ def log_rows(
     predictions: Sequence[float],
     model_version: str,
     vehicle_ids: Sequence[int | None] | None = None,
+    bounds: tuple[Sequence[int | None], Sequence[int | None]] | None = None,
 ) -> pl.DataFrame:
-    """One log row per row of `features` (FEATURE_NAMES columns), in `LOG_SCHEMA`."""
+    """One log row per row of `features` (FEATURE_NAMES columns), in `LOG_SCHEMA`; without
+    `bounds` (lower and upper per row) the ranges are null, as in logs from before them."""
     n = features.height
     times = [predicted_at] * n if isinstance(predicted_at, dt.datetime) else list(predicted_at)
     ids = list(vehicle_ids) if vehicle_ids is not None else [None] * n
+    lower, upper = bounds if bounds is not None else ([None] * n, [None] * n)
     return pl.DataFrame(
         {
             STREAM_ID: [f"1-{i}" for i in range(n)],
@@ -44,6 +49,8 @@ def log_rows(
             ENTITY: ids,
             **{name: features[name].cast(pl.Float64) for name in FEATURE_NAMES},
             PREDICTION: [float(p) for p in predictions],
+            LOWER: list(lower),
+            UPPER: list(upper),
         },
         schema=LOG_SCHEMA,
     )

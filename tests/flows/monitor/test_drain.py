@@ -11,6 +11,7 @@ from features.contract.formulas import FEATURE_NAMES
 from features.contract.prediction_log import (
     FIELD,
     REQUEST_ID,
+    UPPER,
     LoggedPrediction,
     encode,
 )
@@ -37,6 +38,8 @@ def _log(settings: Settings, first: int, count: int) -> None:
             i,
             [float(i)] * len(FEATURE_NAMES),
             i / 10,
+            lower=0,
+            upper=i,
         )
         client.xadd(key, {FIELD: encode(entry)})
 
@@ -56,6 +59,7 @@ def test_a_drain_moves_everything_in_chunks_and_empties_the_stream(
     stored = scan_predictions(flow_settings).collect().sort("predicted_at")
     assert stored[REQUEST_ID].to_list() == [f"r{i}" for i in range(100)]
     assert stored["prediction"].to_list() == [i / 10 for i in range(100)]
+    assert stored[UPPER].to_list() == list(range(100))  # each range stored with its prediction
     assert _stream_length(flow_settings) == 0
     assert drain_predictions_flow().entries == 0  # nothing new: nothing written
 

@@ -25,8 +25,10 @@ from prefect.events.filters import EventFilter, EventNameFilter
 from support.drift import log_rows, write_log
 from support.registry import register_copy, trained_version
 
+from features.contract import intervals
 from features.contract.events import DRIFT_DETECTED, model_resource
-from features.contract.formulas import FEATURE_NAMES
+from features.contract.formulas import FEATURE_NAMES, TARGET
+from features.contract.prediction_log import LOWER, UPPER
 from features.contract.registry import CHAMPION, Tag, model_uri
 from features.contract.schema import ENTITY
 from features.settings import PROJECT_ROOT, Settings
@@ -34,7 +36,7 @@ from features.stores import model_registry
 from features.stores.offline import scan_snapshot
 from flows.evaluation import NotEnoughDataError, feature_frame
 from flows.ingest.flow import ingest_flow
-from flows.monitor.drift import drift_flow, make_report
+from flows.monitor.drift import drift_flow, make_report, summary_lines
 from flows.snapshot.flow import feature_build_flow
 from flows.synthetic.generator import ShiftedMonth, generate
 
@@ -119,13 +121,17 @@ def test_identical_reference_and_current_find_no_drift_and_announce_nothing(
 
 
 def _served_by_the_champion(settings: Settings, rows: pl.DataFrame) -> pl.DataFrame:
-    """What the service would have logged for `rows` a day ago: the champion's predictions."""
+    """What the service would have logged for `rows` a day ago: the champion's predictions
+    and their ranges."""
     client, _ = model_registry.connect(settings)
-    version = client.get_model_version_by_alias(settings.registered_model, CHAMPION).version
-    model = mlflow.sklearn.load_model(model_uri(settings.registered_model, version))
+    version = client.get_model_version_by_alias(settings.registered_model, CHAMPION)
+    model = mlflow.sklearn.load_model(model_uri(settings.registered_model, version.version))
     yesterday = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=1)
     predicted = model.predict(feature_frame(rows))
-    return log_rows(rows, yesterday, predicted, str(version), rows[ENTITY].to_list())
+    low, high = intervals.from_tags(version.tags, version.version).bounds(predicted)
+    ids = rows[ENTITY].to_list()
+    bounds = (low.tolist(), high.tolist())
+    return log_rows(rows, yesterday, predicted, str(version.version), ids, bounds)
 
 
 def test_a_shifted_month_is_detected_announced_and_reported(drift_settings: Settings) -> None:
@@ -133,7 +139,8 @@ def test_a_shifted_month_is_detected_announced_and_reported(drift_settings: Sett
     ingest_flow()
     feature_build_flow()  # the newest snapshot: the month's listings with their labels
     month = scan_snapshot(drift_settings).filter(pl.col(ENTITY) > 1000).collect()
-    write_log(drift_settings, _served_by_the_champion(drift_settings, month))
+    served = _served_by_the_champion(drift_settings, month)
+    write_log(drift_settings, served)
     with drift_events(drift_settings) as received:
         result = drift_flow()
     assert result.drift_detected and set(result.drifted_features) == SHIFTED
@@ -145,7 +152,9 @@ def test_a_shifted_month_is_detected_announced_and_reported(drift_settings: Sett
     # regressed error).
     assert result.mae_ratio > 1 and not result.error_regressed
     assert "error ok" in result.message
+    _assert_covered(drift_settings, result, served, month)
     (event,) = received
+    assert event.payload["coverage"] == pytest.approx(result.coverage)
     assert event.payload["champion_version"] == result.champion_version
     assert set(event.payload["drifted_features"]) == SHIFTED
     assert event.payload["report_path"] == result.report_path
@@ -155,6 +164,25 @@ def test_a_shifted_month_is_detected_announced_and_reported(drift_settings: Sett
     stored = json.loads(Path(result.numbers_path).read_text())
     assert set(stored["drifted_features"]) == SHIFTED and stored["columns"]["num_images"]["drifted"]
     _assert_attached(drift_settings, result)
+
+
+def _assert_covered(
+    settings: Settings, result: Any, served: pl.DataFrame, month: pl.DataFrame
+) -> None:
+    """The live coverage: each outcome (the month's label) against the range it was logged
+    with, counted on every outcome, beside the level the champion's tags name."""
+    outcome = served.join(month.select(ENTITY, TARGET), on=ENTITY)
+    assert outcome[LOWER].null_count() == 0 and outcome.height == 1000
+    covered = intervals.coverage(
+        outcome[TARGET].to_numpy(), outcome[LOWER].to_numpy(), outcome[UPPER].to_numpy()
+    )
+    assert 0 < covered < 1  # outcomes on both sides: a count that could be wrong either way
+    assert result.coverage == pytest.approx(covered) and result.coverage_rows == 1000
+    client, _ = model_registry.connect(settings)
+    tags = client.get_model_version(settings.registered_model, result.champion_version).tags
+    assert result.interval_level == float(tags[Tag.INTERVAL_LEVEL])
+    printed = f"interval coverage on 1000 outcomes: {result.coverage:.3f}"
+    assert any(line.startswith(printed) for line in summary_lines(result))
 
 
 def _assert_attached(settings: Settings, result: Any) -> None:
@@ -169,6 +197,8 @@ def _assert_attached(settings: Settings, result: Any) -> None:
     logged = {Path(a.path).name for a in client.list_artifacts(run.info.run_id)}
     assert {Path(result.report_path).name, Path(result.numbers_path).name} <= logged
     assert run.data.metrics["share_drifted"] == pytest.approx(result.share_drifted)
+    assert run.data.metrics["coverage"] == pytest.approx(result.coverage)
+    assert run.data.metrics["coverage_rows"] == result.coverage_rows
     assert run.data.tags[Tag.DRIFT_VERDICT] == result.message
     version = client.get_model_version(settings.registered_model, result.champion_version)
     assert not client.list_artifacts(version.run_id, "drift")
@@ -178,6 +208,7 @@ def _assert_attached(settings: Settings, result: Any) -> None:
     assert [a.key for a in mine] == ["drift-report"]
     assert str(mine[0].data).startswith("# Drift detected")
     assert run.info.run_id in str(mine[0].data) and "file://" not in str(mine[0].data)
+    assert f"Interval coverage on {result.coverage_rows} outcomes" in str(mine[0].data)
     assert result.mlflow_run_id == run.info.run_id
 
 

@@ -13,7 +13,12 @@ from features.contract.formulas import FEATURE_NAMES, TARGET
 from features.contract.prediction_log import PREDICTION
 from features.contract.schema import ENTITY
 from features.stores.offline import SnapshotMeta
-from flows.monitor.drift_data import SERVED_AS_OF, join_outcomes, with_served_as_of
+from flows.monitor.drift_data import (
+    SERVED_AS_OF,
+    join_outcomes,
+    live_coverage,
+    with_served_as_of,
+)
 
 T = dt.datetime(2026, 11, 20, 12, 0)
 
@@ -84,3 +89,32 @@ def test_only_predictions_served_from_older_data_have_an_outcome() -> None:
     labels = pl.DataFrame({ENTITY: [1], TARGET: [6]})
     assert join_outcomes(predictions, labels, served, "1").is_empty()
     assert join_outcomes(predictions, labels, served + dt.timedelta(seconds=1), "1").height == 1
+
+
+def test_live_coverage_is_the_share_of_outcomes_inside_their_served_range() -> None:
+    """Through the join: ranges travel with their predictions; a logged range is inclusive at
+    both ends, and predictions logged before ranges existed are left out of the count."""
+    features = pl.DataFrame({name: [1.0] * 6 for name in FEATURE_NAMES})
+    predictions = log_rows(
+        features,
+        T,
+        [5.0] * 6,
+        "1",
+        vehicle_ids=[1, 2, 3, 4, 5, 6],
+        bounds=([3, 3, 3, 3, None, 0], [7, 7, 7, 7, None, 1]),
+    ).with_columns(pl.lit(dt.datetime(2024, 1, 1)).alias(SERVED_AS_OF))
+    labels = pl.DataFrame({ENTITY: [1, 2, 3, 4, 5, 6], TARGET: [3, 7, 8, 2, 5, 0]})
+    pairs = join_outcomes(predictions, labels, T, "1")
+    # In: 3 (the lower end), 7 (the upper end), 0 in [0, 1]; out: 8 and 2; unranged: vehicle 5.
+    assert live_coverage(pairs) == (pytest.approx(3 / 5), 5)
+
+
+def test_live_coverage_without_ranged_outcomes_is_unknown() -> None:
+    features = pl.DataFrame({name: [1.0] for name in FEATURE_NAMES})
+    unranged = log_rows(features, T, [5.0], "1", vehicle_ids=[1]).with_columns(  # an older log
+        pl.lit(dt.datetime(2024, 1, 1)).alias(SERVED_AS_OF)
+    )
+    pairs = join_outcomes(unranged, pl.DataFrame({ENTITY: [1], TARGET: [5]}), T, "1")
+    assert pairs.height == 1
+    assert live_coverage(pairs) == (None, 0)
+    assert live_coverage(pl.DataFrame()) == (None, 0)  # a snapshot window: no outcome pairs

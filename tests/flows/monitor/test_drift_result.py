@@ -1,27 +1,56 @@
-"""The drift verdict's error rule: regressed only when enough outcomes pass the MAE ratio."""
+"""The drift verdict's error rule: regressed only when enough outcomes pass the MAE ratio; the
+ranges' live coverage reported beside the MAE in every form of the result."""
 
 from __future__ import annotations
 
 import polars as pl
 import pytest
 
+from features.contract.formulas import TARGET
+from features.contract.prediction_log import LOWER, UPPER
 from features.contract.schema import ENTITY
 from features.settings import Settings
 from flows.monitor.drift_data import Current
 from flows.monitor.drift_report import Numbers
-from flows.monitor.drift_result import Champion, DriftResult, judge
+from flows.monitor.drift_result import (
+    Champion,
+    DriftResult,
+    drift_metrics,
+    judge,
+    markdown,
+    summary_lines,
+)
 
 HOLDOUT_MAE = 2.0
 THRESHOLD, MIN_ROWS = 1.25, 200
 
 
-def _judged(outcome_mae: float, outcome_rows: int) -> DriftResult:
+def _judged(
+    outcome_mae: float, outcome_rows: int, pairs: pl.DataFrame | None = None
+) -> DriftResult:
     settings = Settings(drift_mae_ratio_threshold=THRESHOLD, drift_min_rows=MIN_ROWS)
     rows = pl.DataFrame({ENTITY: list(range(1, outcome_rows + 1))})
-    champion = Champion(version="1", run_id=None, snapshot_id="s", holdout_mae=HOLDOUT_MAE)
+    champion = Champion(
+        version="1",
+        run_id=None,
+        snapshot_id="s",
+        holdout_mae=HOLDOUT_MAE,
+        interval_level=0.8,
+        holdout_coverage=0.81,
+    )
     numbers = Numbers(share_drifted=0.0, columns={}, mae=outcome_mae, html="")
     current = Current(kind="predictions", source="predictions since then", rows=rows)
-    return judge(settings, champion, rows, current, ("s", rows), numbers)
+    outcomes = pairs if pairs is not None else _pairs([None] * outcome_rows)
+    return judge(settings, champion, rows, current, ("s", outcomes), numbers)
+
+
+def _pairs(lower: list[int | None], target: float = 4.0) -> pl.DataFrame:
+    """Outcome pairs with a range [lower, lower + 2] each (null: logged without one)."""
+    upper = [None if low is None else low + 2 for low in lower]
+    return pl.DataFrame(
+        {TARGET: [target] * len(lower), LOWER: lower, UPPER: upper},
+        schema={TARGET: pl.Float64, LOWER: pl.Int64, UPPER: pl.Int64},
+    )
 
 
 @pytest.mark.parametrize(
@@ -41,3 +70,26 @@ def test_the_error_regresses_at_the_threshold_with_enough_outcomes(
     assert result.error_regressed is regressed
     assert result.detected is regressed  # no feature drifted: the error alone decides
     assert ("ERROR REGRESSED" in result.message) is regressed
+
+
+def test_live_coverage_is_reported_beside_the_mae_and_never_alarms() -> None:
+    # Ranges [2, 4] and [3, 5] hold the outcome 4; [5, 7] misses it; one was logged without.
+    pairs = _pairs([2, 3, 5, None] * 50)
+    result = _judged(1.0 * HOLDOUT_MAE, pairs.height, pairs)
+    assert (result.coverage, result.coverage_rows) == (pytest.approx(2 / 3), 150)
+    assert (result.interval_level, result.holdout_coverage) == (0.8, 0.81)
+    assert not result.detected  # far under the level, yet coverage is reported, not judged
+    assert drift_metrics(result)["coverage"] == pytest.approx(2 / 3)
+    assert drift_metrics(result)["coverage_rows"] == 150
+    words = "interval coverage on 150 outcomes: 0.667 (calibrated for 0.80; holdout coverage 0.810)"
+    assert words in summary_lines(result)
+    assert f"I{words[1:]}." in markdown(result)
+
+
+def test_without_ranged_outcomes_no_coverage_is_shown() -> None:
+    result = _judged(1.0 * HOLDOUT_MAE, MIN_ROWS)
+    assert (result.coverage, result.coverage_rows) == (None, 0)
+    assert "coverage" not in drift_metrics(result)
+    assert drift_metrics(result)["outcome_rows"] == MIN_ROWS
+    assert not any("coverage" in line for line in summary_lines(result))
+    assert "coverage" not in markdown(result)

@@ -1,0 +1,52 @@
+"""The prediction log's encoding: a logged prediction comes back with its range, and entries
+logged before predictions had ranges still decode (with null bounds)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import polars as pl
+
+from features.contract.formulas import FEATURE_NAMES
+from features.contract.prediction_log import (
+    FIELD,
+    LOG_SCHEMA,
+    LOWER,
+    PREDICTION,
+    UPPER,
+    LoggedPrediction,
+    decode,
+    encode,
+)
+from features.contract.schema import ENTITY
+
+FEATURES = [float(i) for i in range(len(FEATURE_NAMES))]
+
+
+def _logged(lower: int, upper: int) -> LoggedPrediction:
+    return LoggedPrediction(
+        "r1", 2, 1_764_000_000.25, "/predict_by_id", "4", 17, FEATURES, 3.5, lower, upper
+    )
+
+
+def test_an_entry_decodes_to_the_prediction_and_range_it_encoded() -> None:
+    (row,) = decode([(b"5-0", {FIELD: encode(_logged(1, 7))})]).rows(named=True)
+    assert (row[PREDICTION], row[LOWER], row[UPPER]) == (3.5, 1, 7)
+    assert (row["request_id"], row["item"], row[ENTITY], row["model_version"]) == ("r1", 2, 17, "4")
+    assert row["predicted_at"] == dt.datetime(2025, 11, 24, 16, 0, 0, 250000)
+    assert [row[name] for name in FEATURE_NAMES] == FEATURES
+
+
+def test_an_entry_logged_before_ranges_existed_decodes_with_null_bounds() -> None:
+    new = json.loads(encode(_logged(0, 2)))
+    old = json.dumps(new[:-2]).encode()  # what a worker of the previous release appended
+    frame = decode([(b"5-0", {FIELD: old}), (b"5-1", {FIELD: encode(_logged(0, 2))})])
+    assert frame.schema == pl.Schema(LOG_SCHEMA)
+    assert frame.select(LOWER, UPPER).rows() == [(None, None), (0, 2)]
+    assert frame[PREDICTION].to_list() == [3.5, 3.5]
+
+
+def test_the_bounds_are_whole_number_columns_of_the_log() -> None:
+    assert LOG_SCHEMA[LOWER] == pl.Int64() and LOG_SCHEMA[UPPER] == pl.Int64()
+    assert list(LOG_SCHEMA)[-3:] == [PREDICTION, LOWER, UPPER]
