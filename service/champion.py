@@ -27,6 +27,7 @@ from features.contract.registry import (
     ONNX_INPUT,
     PARITY_TOLERANCE,
     Tag,
+    tag_number,
 )
 from features.contract.schema import EXAMPLE_VEHICLE
 from features.settings import Settings
@@ -61,8 +62,7 @@ class Served:
 
     def holdout_tag(self, key: str) -> float | None:
         """A number the promote flow wrote on the version when it judged it (None if never)."""
-        value = self.tags.get(key)
-        return float(value) if value not in (None, "") else None
+        return tag_number(self.tags, key)
 
 
 # MLflow's HTTP client retries a refused connection 7 times with exponential backoff and waits

@@ -87,6 +87,12 @@ class Tag:
         return f"fleetcast.baseline_holdout_{metric}"
 
 
+def tag_number(tags: dict[str, str], key: str) -> float | None:
+    """A numeric tag of a version, or None when it was never written (or written empty)."""
+    value = tags.get(key)
+    return float(value) if value not in (None, "") else None
+
+
 def model_uri(name: str, version: str) -> str:
     """URI of one exact registered version (resolve an alias once, then load by version)."""
     return f"models:/{name}/{version}"

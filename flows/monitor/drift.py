@@ -20,7 +20,7 @@ from prefect.events import emit_event
 
 from features.contract import clock
 from features.contract.events import DRIFT_DETECTED, model_resource
-from features.contract.registry import Tag
+from features.contract.registry import Tag, tag_number
 from features.settings import Settings, get_settings
 from features.stores import model_registry
 from features.stores.atomic import atomic_path, write_text_atomic
@@ -54,15 +54,10 @@ def resolve_champion(settings: Settings) -> Champion:
         version=str(version.version),
         run_id=version.run_id,
         snapshot_id=snapshot_id,
-        holdout_mae=_number(version.tags, Tag.holdout("mae")),
-        interval_level=_number(version.tags, Tag.INTERVAL_LEVEL),
-        holdout_coverage=_number(version.tags, Tag.HOLDOUT_COVERAGE),
+        holdout_mae=tag_number(version.tags, Tag.holdout("mae")),
+        interval_level=tag_number(version.tags, Tag.INTERVAL_LEVEL),
+        holdout_coverage=tag_number(version.tags, Tag.HOLDOUT_COVERAGE),
     )
-
-
-def _number(tags: dict[str, str], key: str) -> float | None:
-    value = tags.get(key)
-    return float(value) if value else None
 
 
 @step
