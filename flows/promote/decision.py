@@ -105,8 +105,8 @@ def _gate_line(promotion: Promotion) -> str:
         f"Holdout of snapshot `{promotion.snapshot_id}` ({promotion.holdout_rows} vehicles); "
         f"gate metric `{rule.metric}`: promoted when the {level_text(rule.confidence)} lower "
         f"bound of the improvement over the champion ({rule.draws} paired bootstrap draws) "
-        f"clears {rule.min_effect:.1%}, and the candidate's interval coverage is within "
-        f"{rule.tolerance * 100:g} points of its level."
+        f"clears {rule.min_effect:.1%}, and the candidate's interval coverage is no more than "
+        f"{rule.tolerance * 100:g} points below its level."
     )
 
 
