@@ -76,7 +76,8 @@ def log_slices(settings: Settings, promotion: Promotion) -> None:
     if version is None or run_id is None or not promotion.slices:
         return
     client, _ = model_registry.connect(settings)
-    client.log_text(run_id, slices.to_csv(promotion.slices), slices.artifact_path(version))
+    path = slices.artifact_path(promotion.registered_model, version)
+    client.log_text(run_id, slices.to_csv(promotion.slices), path)
 
 
 @step

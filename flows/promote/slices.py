@@ -121,6 +121,7 @@ def to_markdown(slices: tuple[Slice, ...]) -> list[str]:
     return lines
 
 
-def artifact_path(version: str) -> str:
-    """Where, in the candidate's training run, the slice table of its decision is logged."""
-    return f"promotion/v{version}-slices.csv"
+def artifact_path(registered_model: str, version: str) -> str:
+    """Where, in the candidate's training run, the slice table of its decision is logged (by
+    registered model too: one run's model may be registered under several names)."""
+    return f"promotion/{registered_model}/v{version}/slices.csv"
