@@ -44,7 +44,6 @@ def price_band() -> pl.Expr:
         .when(ratio < DEAR)
         .then(pl.lit(fair))
         .otherwise(pl.lit(dear))
-        .cast(pl.Enum(PRICE_BANDS))  # sorts in band order, not as text
         .alias(PRICE_BAND)
     )
 
@@ -63,6 +62,24 @@ def _model_columns(role: str, labels: np.ndarray, model: Contender | None) -> li
     return [error.alias(f"{role}_mae"), inside.alias(f"{role}_coverage")]
 
 
+# Every value a slice can take, in display order: an empty slice is shown with 0 rows.
+_VALUES = (*((name, ("0", "1")) for name in BINARY_SLICES), (PRICE_BAND, PRICE_BANDS))
+
+
+def _one_slice(
+    per_row: pl.DataFrame, feature: str, values: tuple[str, ...], measures: list[str]
+) -> pl.DataFrame:
+    measured = per_row.group_by(pl.col(feature).cast(pl.String).alias("value")).agg(
+        pl.len().alias("rows"), *[pl.col(m).mean() for m in measures]
+    )
+    every = pl.DataFrame({"value": values}, schema={"value": pl.String})
+    return (
+        every.join(measured, on="value", how="left", maintain_order="left")
+        .with_columns(pl.lit(feature).alias("feature"), pl.col("rows").fill_null(0))
+        .select("feature", "value", "rows", *measures)
+    )
+
+
 def slice_table(
     holdout: pl.DataFrame, labels: np.ndarray, candidate: Contender, champion: Contender | None
 ) -> tuple[Slice, ...]:
@@ -75,18 +92,7 @@ def slice_table(
         *_model_columns("champion", labels, champion),
     )
     measures = [f.name for f in fields(Slice)][3:]  # after feature, value, rows
-    tables = [
-        per_row.group_by(feature)
-        .agg(pl.len().alias("rows"), *[pl.col(m).mean() for m in measures])
-        .sort(feature)
-        .select(
-            pl.lit(feature).alias("feature"),
-            pl.col(feature).cast(pl.String).alias("value"),
-            "rows",
-            *measures,
-        )
-        for feature in (*BINARY_SLICES, PRICE_BAND)
-    ]
+    tables = [_one_slice(per_row, feature, values, measures) for feature, values in _VALUES]
     return tuple(Slice(**row) for row in pl.concat(tables).iter_rows(named=True))
 
 

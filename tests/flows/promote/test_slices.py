@@ -84,3 +84,13 @@ def test_the_table_renders_as_csv_and_markdown(holdout: pl.DataFrame) -> None:
     assert csv.filter(pl.col("feature") == "technology")["rows"].to_list() == [3, 3]
     markdown = slices.to_markdown(table)
     assert markdown[2] == "| technology = 0 | 3 | 0.333 | - | 66.7% | - |"
+
+
+def test_an_empty_slice_is_shown_with_no_rows(holdout: pl.DataFrame) -> None:
+    # Without vehicle 1, nothing is priced below 0.9 times the recommendation.
+    rest = slice(1, None)
+    candidate = Contender.scored("2", LABELS[rest], CANDIDATE[rest], EXACT)
+    table = slices.slice_table(holdout[rest], LABELS[rest], candidate, None)
+    cheap = _by_slice(table)[(slices.PRICE_BAND, "<0.9")]
+    assert cheap.rows == 0 and cheap.candidate_mae is None and cheap.candidate_coverage is None
+    assert "| price_band = <0.9 | 0 | - | - | - | - |" in slices.to_markdown(table)
