@@ -119,8 +119,8 @@ def publish(settings: Settings, promotion: Promotion) -> None:
 def promote_flow(candidate_version: str | None = None, snapshot_id: str | None = None) -> Promotion:
     """Score the `candidate` and the `champion` on the same frozen holdout vehicles of a
     snapshot (default the latest) beside a median baseline. Move `champion` only if the
-    candidate's prediction intervals cover their level on the holdout (within the tolerance),
-    it beats the baseline, and it beats the champion beyond the noise: the lower bound of a
+    candidate's prediction intervals cover the holdout no more than the tolerance below their
+    level, it beats the baseline, and it beats the champion beyond the noise: the lower bound of a
     paired bootstrap of its relative improvement, at the promotion confidence, clears the
     minimum effect. Serialized by a Prefect concurrency lock; every decision is tagged on the
     model version and shown here with the holdout by slice; a promotion emits
