@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import polars as pl
-from sklearn.base import RegressorMixin, clone
 from sklearn.metrics import mean_absolute_error, mean_poisson_deviance, mean_squared_error
 from sklearn.model_selection import RepeatedKFold
 
@@ -81,34 +80,18 @@ def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class FamilyScore:
-    """A family's scores on every fold, and its out-of-fold predictions of the first repeat."""
+    """A family's scores on every fold, its out-of-fold predictions of the first repeat, and
+    the configuration its search chose on all training rows (what the refit uses)."""
 
     family: str
     folds: list[dict[str, float]]
     out_of_fold: np.ndarray
     fit_seconds: float
+    config: dict[str, Any] = field(default_factory=dict)
+    fold_picks: list[str] = field(default_factory=list)  # each outer fold's inner choice
 
     def mean(self, metric: str) -> float:
         return float(np.mean([fold[metric] for fold in self.folds]))
 
     def std(self, metric: str) -> float:
         return float(np.std([fold[metric] for fold in self.folds]))
-
-
-def cross_validate(
-    model: RegressorMixin,
-    features: pd.DataFrame,
-    labels: np.ndarray,
-    folds: list[tuple[np.ndarray, np.ndarray]],
-) -> tuple[list[dict[str, float]], np.ndarray, float]:
-    """Fit a clone per fold: each fold's scores, first-repeat out-of-fold predictions, fit time."""
-    scores, out_of_fold, seconds = [], np.full(len(labels), np.nan), 0.0
-    for train_rows, test_rows in folds:
-        started = time.perf_counter()
-        fitted = clone(model).fit(features.iloc[train_rows], labels[train_rows])
-        seconds += time.perf_counter() - started
-        predicted = fitted.predict(features.iloc[test_rows])
-        scores.append(score(labels[test_rows], predicted))
-        if np.isnan(out_of_fold[test_rows]).all():  # first repeat only
-            out_of_fold[test_rows] = predicted
-    return scores, out_of_fold, seconds

@@ -29,6 +29,12 @@ FEATURE_EXPRS: dict[str, pl.Expr] = {
     **{name: formula(_POLARS_COLUMNS) for name, formula in DERIVED.items()},
 }
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURE_EXPRS)
+# Every model takes FEATURE_NAMES as input; a family may use only a subset of them. "seed" is
+# the set the marketplace's original hand-rolled model used (its price signal: price_diff).
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "all": FEATURE_NAMES,
+    "seed": ("technology", "num_images", "street_parked", "description", "price_diff"),
+}
 TARGET = "num_reservations"
 TARGET_AGG = pl.len().cast(pl.Int64).alias(TARGET)  # reservations per vehicle
 FIRST_SEEN = "first_seen_at"

@@ -25,7 +25,8 @@ class Tag:
     SNAPSHOT_AS_OF = "fleetcast.snapshot_as_of"
     GIT_COMMIT = "fleetcast.git_commit"
     FAMILY = "fleetcast.family"
-    FEATURES = "fleetcast.features"
+    FEATURES = "fleetcast.features"  # the model's inputs (always the contract's)
+    FEATURE_SET = "fleetcast.feature_set"  # which of them it uses (formulas.FEATURE_SETS)
     SCHEMA_VERSION = "fleetcast.schema_version"
     HOLDOUT_PERCENT = "fleetcast.holdout_percent"
     TRAINED_AT = "fleetcast.trained_at"

@@ -18,11 +18,14 @@ if TYPE_CHECKING:
 
 
 def trained(result: TrainResult) -> str:
-    """One line per training run: what won, by how much, what was registered."""
+    """One line per training run: what won, by how much over the yardsticks, what was
+    registered with which range."""
+    mae, reference = result.cv["mae"], result.reference_cv["mae"]
     return (
-        f"trained: {result.family} won (CV mae {result.cv['mae']:.3f} vs median baseline "
-        f"{result.baseline_cv['mae']:.3f}); registered v{result.version} as candidate; "
-        f"ONNX {result.onnx}"
+        f"trained: {result.family} won (nested CV mae {mae:.3f} vs the seed's reference model "
+        f"{reference:.3f}, {(reference - mae) / reference:.1%} better, and median baseline "
+        f"{result.baseline_cv['mae']:.3f}); registered v{result.version} as candidate with a "
+        f"{result.calibration.level:.0%} range; ONNX {result.onnx}"
     )
 
 

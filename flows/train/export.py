@@ -14,6 +14,7 @@ from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.base import RegressorMixin
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.pipeline import Pipeline
 
 from features.contract.registry import ONNX_INPUT, PARITY_TOLERANCE
 
@@ -60,7 +61,8 @@ def convert(model: RegressorMixin, n_features: int) -> bytes:
             )
     except Exception as error:  # skl2onnx raises many types; the reason is what matters
         raise ExportError(f"skl2onnx cannot convert {type(model).__name__}: {error}") from error
-    if isinstance(model, HistGradientBoostingRegressor) and model.loss == "poisson":
+    final = model[-1] if isinstance(model, Pipeline) else model  # a family may select columns
+    if isinstance(final, HistGradientBoostingRegressor) and final.loss == "poisson":
         proto = _append_exp(proto)
     return proto.SerializeToString()
 

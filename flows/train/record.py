@@ -10,6 +10,7 @@ import pandas as pd
 from sklearn.base import RegressorMixin
 
 from features.contract.formulas import FEATURE_NAMES, TARGET
+from features.contract.intervals import CALIBRATION_ARTIFACT, Calibration
 from features.contract.registry import Tag
 from features.contract.schema import SCHEMA_VERSION
 from features.settings import Settings
@@ -32,7 +33,9 @@ class TrainResult:
     snapshot_id: str
     cv: dict[str, float]
     baseline_cv: dict[str, float]
+    reference_cv: dict[str, float]
     onnx: str
+    calibration: Calibration
 
 
 def _run_params(
@@ -52,6 +55,7 @@ def _run_params(
         "holdout_rows": split.holdout.height,
         "families": ",".join(s.family for s in scores),
         "family": best.family,
+        **{f"config.{key}": value for key, value in best.config.items()},
     }
     hyper = {f"model.{k}": v for k, v in family_registry.hyperparameters(model).items()}
     return protocol | hyper
@@ -63,6 +67,7 @@ def _lineage(
     best: FamilyScore,
     trained_at: str,
     onnx: OnnxExport | NoExport,
+    calibration: Calibration,
 ) -> dict[str, Any]:
     """Tags on both the run and the registered version: enough to reproduce and audit it."""
     if isinstance(onnx, OnnxExport):
@@ -76,16 +81,22 @@ def _lineage(
         Tag.GIT_COMMIT: tracking.git_commit(),
         Tag.FAMILY: best.family,
         Tag.FEATURES: ",".join(FEATURE_NAMES),
+        Tag.FEATURE_SET: best.config[family_registry.FEATURE_SET],
         Tag.SCHEMA_VERSION: SCHEMA_VERSION,
         Tag.HOLDOUT_PERCENT: settings.holdout_percent,
         Tag.TRAINED_AT: trained_at,
         **export,
+        **calibration.tags(),
         **{Tag.cv(m): best.mean(m) for m in best.folds[0]},
     }
 
 
 def _artifacts(
-    split: Split, onnx: OnnxExport | NoExport, figures: dict[str, Any], table: pd.DataFrame
+    split: Split,
+    onnx: OnnxExport | NoExport,
+    calibration: Calibration,
+    figures: dict[str, Any],
+    table: pd.DataFrame,
 ) -> tracking.ModelArtifacts:
     """What the training run logs beside the model."""
     return tracking.ModelArtifacts(
@@ -96,23 +107,38 @@ def _artifacts(
         documents={
             "comparison.md": tracking.comparison_markdown(table),
             "features.json": tracking.features_document(list(FEATURE_NAMES), SCHEMA_VERSION),
+            CALIBRATION_ARTIFACT: calibration.document(),
         },
     )
 
 
-def summary(meta: SnapshotMeta, scores: list[FamilyScore], best: FamilyScore, onnx: str) -> str:
+def _of(scores: list[FamilyScore], family: str) -> FamilyScore:
+    return next(s for s in scores if s.family == family)
+
+
+def summary(
+    meta: SnapshotMeta,
+    scores: list[FamilyScore],
+    best: FamilyScore,
+    onnx: str,
+    calibration: Calibration,
+) -> str:
     """The run's and the version's description in the MLflow UI, from the facts of its tags."""
-    baseline = next(s for s in scores if s.family == family_registry.BASELINE)
+    baseline = _of(scores, family_registry.BASELINE)
+    reference = _of(scores, family_registry.REFERENCE)
     others = ", ".join(
         f"{s.family} {s.mean('mae'):.3f}"
         for s in scores
-        if s.family not in (best.family, family_registry.BASELINE)
+        if s.family not in (best.family, *family_registry.YARDSTICKS)
     )
     return (
         f"**{best.family}**, trained on snapshot `{meta.snapshot_id}` (as of {meta.as_of}, "
-        f"{meta.labeled} labeled vehicles). CV MAE {best.mean('mae'):.3f} against the median "
-        f"baseline's {baseline.mean('mae'):.3f} (others: {others}). ONNX export: {onnx}. "
-        "Its holdout scores and promotion decision are added by the promote flow."
+        f"{meta.labeled} labeled vehicles). Nested CV MAE {best.mean('mae'):.3f} against the "
+        f"seed's reference model's {reference.mean('mae'):.3f} and the median baseline's "
+        f"{baseline.mean('mae'):.3f} (others: {others}). "
+        f"{calibration.level:.0%} range calibrated on {calibration.rows} out-of-fold residuals. "
+        f"ONNX export: {onnx}. Its holdout scores and promotion decision are added by the "
+        "promote flow."
     )
 
 
@@ -125,6 +151,7 @@ def record_training(
     best: FamilyScore,
     model: RegressorMixin,
     onnx: OnnxExport | NoExport,
+    calibration: Calibration,
     figures: dict[str, Any],
     table: pd.DataFrame,
     trained_at: str,
@@ -135,8 +162,8 @@ def record_training(
     from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_RUN_NOTE, MLFLOW_SOURCE_NAME
 
     client, experiment_id = model_registry.connect(settings)
-    lineage = _lineage(settings, meta, best, trained_at, onnx)
-    described = summary(meta, scores, best, str(lineage[Tag.ONNX]))
+    lineage = _lineage(settings, meta, best, trained_at, onnx, calibration)
+    described = summary(meta, scores, best, str(lineage[Tag.ONNX]), calibration)
     run_tags = {k: str(v) for k, v in lineage.items()} | {
         MLFLOW_GIT_COMMIT: lineage[Tag.GIT_COMMIT],
         MLFLOW_SOURCE_NAME: "flows/train/flow.py:train_flow",
@@ -149,7 +176,10 @@ def record_training(
     run_id = run.info.run_id
     try:
         for score in scores:
-            params = family_registry.hyperparameters(family_registry.build(score.family, 0))
+            model_of = family_registry.build(score.family, settings.seed, score.config)
+            params = family_registry.hyperparameters(model_of) | {
+                f"config.{key}": value for key, value in score.config.items()
+            }
             tracking.log_family_run(client, experiment_id, run_id, score, params)
         client.log_batch(
             run_id, params=tracking.params_of(_run_params(settings, split, scores, best, model))
@@ -158,14 +188,15 @@ def record_training(
         training_rows = feature_frame(split.train).assign(**{TARGET: target(split.train)})
         source = snapshot_file(settings, meta.snapshot_id)
         tracking.log_training_input(client, run_id, training_rows, source, meta)
-        artifacts = _artifacts(split, onnx, figures, table)
+        artifacts = _artifacts(split, onnx, calibration, figures, table)
         model_uri = tracking.log_model(client, run_id, model, artifacts)
         version = tracking.register_candidate(client, settings, model_uri, lineage, described)
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise
     client.set_terminated(run_id)
-    baseline = next(s for s in scores if s.family == family_registry.BASELINE)
+    baseline = _of(scores, family_registry.BASELINE)
+    reference = _of(scores, family_registry.REFERENCE)
     return TrainResult(
         version=str(version.version),
         run_id=run_id,
@@ -173,5 +204,7 @@ def record_training(
         snapshot_id=meta.snapshot_id,
         cv={m: best.mean(m) for m in best.folds[0]},
         baseline_cv={m: baseline.mean(m) for m in baseline.folds[0]},
+        reference_cv={m: reference.mean(m) for m in reference.folds[0]},
         onnx=lineage[Tag.ONNX],
+        calibration=calibration,
     )
