@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from features.contract.registry import CHAMPION, METRICS
 from features.settings import Settings
-from flows.promote.decision import outcome
+from flows.promote.decision import interval_text, outcome
+from flows.promote.evidence import level_text
 
 if TYPE_CHECKING:
     from flows.promote.decision import Promotion
@@ -29,13 +30,26 @@ def trained(result: TrainResult) -> str:
 
 
 def decision(promotion: Promotion) -> str:
-    """The promotion verdict, with the holdout scores it was based on."""
+    """The promotion verdict, with the holdout scores, the improvement's interval and the
+    interval coverage it was based on."""
     verb = outcome(promotion).upper()
-    line = f"{verb} v{promotion.candidate_version or '-'}: {promotion.reason}"
+    lines = [f"{verb} v{promotion.candidate_version or '-'}: {promotion.reason}"]
     if promotion.candidate_scores:
         scores = ", ".join(f"{m} {promotion.candidate_scores[m]:.3f}" for m in METRICS)
-        line += f"\n  holdout ({promotion.holdout_rows} vehicles): {scores}"
-    return line
+        lines.append(f"  holdout ({promotion.holdout_rows} vehicles): {scores}")
+    if (gain := promotion.improvement) is not None:
+        lines.append(
+            f"  improvement over champion v{promotion.champion_version}: {gain.point:.1%}, "
+            f"interval [{gain.low:.1%}, {gain.high:.1%}] (each bound at "
+            f"{level_text(gain.confidence)}; must clear {promotion.rule.min_effect:.1%})"
+        )
+    for role, version, interval in (
+        ("candidate", promotion.candidate_version, promotion.candidate_interval),
+        ("champion", promotion.champion_version, promotion.champion_interval),
+    ):
+        if interval is not None:
+            lines.append(f"  {role} v{version}: {interval_text(interval)}")
+    return "\n".join(lines)
 
 
 def history(registered_model: str, champions: list[dict[str, Any]]) -> str:

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from features.contract import intervals
 from features.contract.formulas import FEATURE_NAMES
+from features.contract.intervals import Calibration, CalibrationError
 from features.contract.registry import CANDIDATE, CHAMPION, METRICS, Tag, model_uri
 from features.settings import Settings
 from features.stores import model_registry
@@ -20,14 +22,15 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Judged:
-    """Candidate, champion and baseline, scored on the same holdout rows."""
+    """Candidate, champion and baseline, scored on the same holdout rows (`labels`)."""
 
     candidate: Contender
     champion: Contender | None
     candidate_run_id: str | None
     baseline: dict[str, float]
+    labels: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,11 @@ def resolve(settings: Settings, requested: str | None) -> Resolved:
     return Resolved(candidate, champion)
 
 
-def lineage_problem(settings: Settings, version: ModelVersion) -> str | None:
-    """Why a version cannot be judged on this holdout, or None."""
+def lineage_problem(
+    settings: Settings, version: ModelVersion, calibrated: bool = False
+) -> str | None:
+    """Why a version cannot be judged on this holdout, or None; `calibrated`: its interval
+    calibration must be there too (a candidate's; a champion may predate intervals)."""
     required = [
         Tag.SNAPSHOT_ID,
         Tag.HOLDOUT_PERCENT,
@@ -77,16 +83,31 @@ def lineage_problem(settings: Settings, version: ModelVersion) -> str | None:
             f"trained with a {version.tags[Tag.HOLDOUT_PERCENT]}% holdout, not "
             f"{settings.holdout_percent}%: it may have seen today's holdout rows"
         )
+    if calibrated:
+        try:
+            intervals.from_tags(version.tags, str(version.version))
+        except CalibrationError as error:
+            return str(error)
     return None
 
 
+def calibration_of(version: ModelVersion) -> Calibration | None:
+    """The version's interval calibration, or None when it has none (or a broken one)."""
+    try:
+        return intervals.from_tags(version.tags, str(version.version))
+    except CalibrationError:
+        return None
+
+
 @named_step("score-v{version.version}")
-def score_version(settings: Settings, version: ModelVersion, split: Split) -> Contender:
+def score_version(
+    settings: Settings, version: ModelVersion, split: Split, calibrated: bool = False
+) -> Contender:
     """Load one exact version and score it on the holdout; any failure becomes its error."""
     import mlflow.sklearn
 
     as_of = version.tags.get(Tag.SNAPSHOT_AS_OF)
-    problem = lineage_problem(settings, version)
+    problem = lineage_problem(settings, version, calibrated)
     if problem is not None:
         return Contender(version=str(version.version), error=problem, snapshot_as_of=as_of)
     try:
@@ -97,13 +118,8 @@ def score_version(settings: Settings, version: ModelVersion, split: Split) -> Co
         return Contender(version=str(version.version), error=reason[:500], snapshot_as_of=as_of)
     if not np.isfinite(predicted).all():
         return Contender(version=str(version.version), error="non-finite predictions")
-    scores = score(target(split.holdout), predicted)
-    return Contender(
-        version=str(version.version),
-        score=scores[settings.selection_metric],
-        snapshot_as_of=as_of,
-        scores=scores,
-    )
+    labels = target(split.holdout)
+    return Contender.scored(str(version.version), labels, predicted, calibration_of(version), as_of)
 
 
 def baseline_scores(split: Split) -> dict[str, float]:
@@ -118,7 +134,8 @@ def score_all(settings: Settings, resolved: Resolved, split: Split) -> Judged:
     if candidate is None:
         judged_candidate, run_id = Contender(version="", error=str(resolved.refused)), None
     else:
-        judged_candidate, run_id = score_version(settings, candidate, split), candidate.run_id
+        judged_candidate = score_version(settings, candidate, split, calibrated=True)
+        run_id = candidate.run_id
     same = champion is not None and candidate is not None and champion.version == candidate.version
     judged_champion = None
     if champion is not None:
@@ -128,6 +145,7 @@ def score_all(settings: Settings, resolved: Resolved, split: Split) -> Judged:
         champion=judged_champion,
         candidate_run_id=run_id,
         baseline=baseline_scores(split),
+        labels=target(split.holdout),
     )
 
 

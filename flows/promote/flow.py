@@ -13,7 +13,7 @@ from features.settings import Settings, get_settings
 from features.stores import model_registry
 from features.stores.offline import read_meta, scan_snapshot
 from flows.evaluation import NotEnoughDataError, Split, split_labeled
-from flows.promote import contenders
+from flows.promote import contenders, slices
 from flows.promote.decision import (
     Promotion,
     decision_markdown,
@@ -21,7 +21,7 @@ from flows.promote.decision import (
     decision_tags,
     outcome,
 )
-from flows.promote.gate import Verdict, decide
+from flows.promote.gate import Rule, Verdict, decide
 from flows.promote.lock import promotion_lock
 from flows.tasks import network_step, run_name, step
 
@@ -45,10 +45,11 @@ def apply(settings: Settings, promotion: Promotion) -> None:
     """Move `champion` if promoted, then tag the candidate with the decision (the audit). A
     rejected version loses the `candidate` alias, so the registry never shows a refused model as
     the one waiting; its `fleetcast.decision` tag says it was rejected."""
-    if promotion.candidate_version in (None, promotion.champion_version):
+    version = _judged(promotion)
+    if version is None:
         return  # nothing judged, or the champion itself: keep its promotion record intact
     client, _ = model_registry.connect(settings)
-    name, version = settings.registered_model, promotion.candidate_version
+    name = settings.registered_model
     for key, value in decision_tags(promotion).items():
         client.set_model_version_tag(name, version, key, value)
     described = client.get_model_version(name, version).description or ""
@@ -59,6 +60,24 @@ def apply(settings: Settings, promotion: Promotion) -> None:
         waiting.version
     ) == version:
         client.delete_registered_model_alias(name, CANDIDATE)
+
+
+def _judged(promotion: Promotion) -> str | None:
+    """The version the decision judged; None when none was, or it was the champion itself."""
+    version = promotion.candidate_version
+    return None if version in (None, promotion.champion_version) else version
+
+
+@network_step
+def log_slices(settings: Settings, promotion: Promotion) -> None:
+    """The holdout-by-slice table as a CSV artifact of the candidate's training run, beside
+    the model it describes (MLflow's side of the slice report)."""
+    version, run_id = _judged(promotion), promotion.candidate_run_id
+    if version is None or run_id is None or not promotion.slices:
+        return
+    client, _ = model_registry.connect(settings)
+    path = slices.artifact_path(promotion.registered_model, version)
+    client.log_text(run_id, slices.to_csv(promotion.slices), path)
 
 
 @step
@@ -98,27 +117,27 @@ def publish(settings: Settings, promotion: Promotion) -> None:
 
 @flow(name="promote", flow_run_name=run_name("promote", "candidate_version", "snapshot_id"))
 def promote_flow(candidate_version: str | None = None, snapshot_id: str | None = None) -> Promotion:
-    """Score the `candidate` and the `champion` on the frozen holdout of a snapshot (default the
-    latest) beside a median baseline; move `champion` only if the candidate beats the baseline
-    and the champion by the configured margin. Serialized by a Prefect concurrency lock; every
-    decision is tagged on the model version and shown here; a promotion emits
+    """Score the `candidate` and the `champion` on the same frozen holdout vehicles of a
+    snapshot (default the latest) beside a median baseline. Move `champion` only if the
+    candidate's prediction intervals cover the holdout no more than the tolerance below their
+    level, it beats the baseline, and it beats the champion beyond the noise: the lower bound of a
+    paired bootstrap of its relative improvement, at the promotion confidence, clears the
+    minimum effect. Serialized by a Prefect concurrency lock; every decision is tagged on the
+    model version and shown here with the holdout by slice; a promotion emits
     `fleetcast.model.promoted`.
     """
     settings = get_settings()
+    rule = Rule.of(settings)
     snapshot, split = load_holdout(settings, snapshot_id)
     with promotion_lock(settings):
         resolved = contenders.resolve(settings, candidate_version)
         judged = contenders.score_all(settings, resolved, split)
-        metric = settings.selection_metric
         verdict = decide(
-            judged.candidate,
-            judged.champion,
-            judged.baseline[metric],
-            settings.promotion_min_effect,
-            metric,
+            judged.candidate, judged.champion, judged.labels, judged.baseline[rule.metric], rule
         )
-        promotion = _record(settings, verdict, judged, snapshot, split)
+        promotion = _record(settings, rule, verdict, judged, snapshot, split)
         apply(settings, promotion)
+    log_slices(settings, promotion)
     if promotion.promoted:
         announce(settings, promotion)
     publish(settings, promotion)
@@ -126,22 +145,31 @@ def promote_flow(candidate_version: str | None = None, snapshot_id: str | None =
 
 
 def _record(
-    settings: Settings, verdict: Verdict, judged: contenders.Judged, snapshot: str, split: Split
+    settings: Settings,
+    rule: Rule,
+    verdict: Verdict,
+    judged: contenders.Judged,
+    snapshot: str,
+    split: Split,
 ) -> Promotion:
+    candidate, champion = judged.candidate, judged.champion
     return Promotion(
         promoted=verdict.promote,
         reason=verdict.reason,
         registered_model=settings.registered_model,
-        candidate_version=judged.candidate.version or None,
-        champion_version=judged.champion.version if judged.champion else None,
+        candidate_version=candidate.version or None,
+        champion_version=champion.version if champion else None,
         candidate_run_id=judged.candidate_run_id,
         snapshot_id=snapshot,
-        metric=settings.selection_metric,
-        margin=settings.promotion_min_effect,
+        rule=rule,
         holdout_rows=split.holdout.height,
-        candidate_scores=judged.candidate.scores,
-        champion_scores=judged.champion.scores if judged.champion else None,
+        candidate_scores=candidate.scores,
+        champion_scores=champion.scores if champion else None,
         baseline_scores=judged.baseline,
+        improvement=verdict.improvement,
+        candidate_interval=candidate.interval,
+        champion_interval=champion.interval if champion else None,
+        slices=slices.slice_table(split.holdout, judged.labels, candidate, champion),
         decided_at=clock.stamp(),
         flow_run_id=runtime.flow_run.id,
     )

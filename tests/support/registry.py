@@ -12,15 +12,32 @@ from typing import Any
 import mlflow
 from prefect.events.clients import get_events_subscriber
 from prefect.events.filters import EventFilter, EventNameFilter
+from sklearn.base import RegressorMixin
 from sklearn.dummy import DummyRegressor
+from sklearn.model_selection import KFold, cross_val_predict
 
 from features.contract.events import MODEL_PROMOTED, model_resource
+from features.contract.intervals import calibrate
 from features.contract.registry import CANDIDATE, CHAMPION, Tag
 from features.settings import Settings
 from features.stores import model_registry
 from features.stores.offline import scan_snapshot
-from flows.evaluation import feature_frame, split_labeled
+from flows.evaluation import feature_frame, split_labeled, target
 from flows.train import tracking
+
+# Tags a promotion decision writes: not lineage, so a copy must not inherit its source's.
+DECISION_TAGS = {
+    Tag.PROMOTED_AT,
+    Tag.REPLACED_VERSION,
+    Tag.COMPARED_TO_CHAMPION,
+    Tag.PROMOTION_MIN_EFFECT,
+    Tag.PROMOTION_CONFIDENCE,
+    Tag.IMPROVEMENT,
+    Tag.IMPROVEMENT_LOW,
+    Tag.IMPROVEMENT_HIGH,
+    Tag.HOLDOUT_COVERAGE,
+    Tag.HOLDOUT_WIDTH,
+}
 
 
 def trained_version(settings: Settings, source_model: str, version: str) -> Any:
@@ -32,7 +49,7 @@ def trained_version(settings: Settings, source_model: str, version: str) -> Any:
 def lineage_only(tags: dict[str, str]) -> dict[str, str]:
     """The tags a train run sets, without any promotion decision recorded since."""
     lineage = {v for k, v in vars(Tag).items() if k.isupper() and not k.startswith("DECI")}
-    lineage -= {Tag.PROMOTED_AT, Tag.REPLACED_VERSION}
+    lineage -= DECISION_TAGS
     return {k: v for k, v in tags.items() if k in lineage or k.startswith("fleetcast.cv_")}
 
 
@@ -48,23 +65,33 @@ def register_copy(
     return str(version)
 
 
+def register_fitted(
+    settings: Settings, source: Any, model: RegressorMixin, name: str, alias: str = CANDIDATE
+) -> str:
+    """`model` fitted on the latest snapshot's training rows and calibrated on its own
+    out-of-fold predictions (as training does), registered with valid lineage from `source`."""
+    client, experiment_id = model_registry.connect(settings)
+    rows = split_labeled(scan_snapshot(settings).collect(), settings.holdout_percent).train
+    features, labels = feature_frame(rows), target(rows)
+    folds = KFold(settings.cv_folds, shuffle=True, random_state=settings.seed)
+    out_of_fold = cross_val_predict(model, features, labels, cv=folds)
+    calibration = calibrate(labels, out_of_fold, settings.interval_level)
+    model.fit(features, labels)
+    run_id = client.create_run(experiment_id, run_name=name).info.run_id
+    uri = tracking.log_model(client, run_id, model, tracking.ModelArtifacts(features, onnx=None))
+    client.set_terminated(run_id)
+    tags = lineage_only(source.tags) | calibration.tags()
+    version = mlflow.register_model(uri, settings.registered_model, tags=tags).version
+    client.set_registered_model_alias(settings.registered_model, alias, version)
+    return str(version)
+
+
 def register_constant(
     settings: Settings, source: Any, constant: float, alias: str = CHAMPION
 ) -> str:
     """A model predicting `constant` for every vehicle, with valid lineage copied from `source`."""
-    client, experiment_id = model_registry.connect(settings)
-    rows = scan_snapshot(settings).collect()
-    features = feature_frame(split_labeled(rows, settings.holdout_percent).train)
-    model = DummyRegressor(strategy="constant", constant=constant).fit(
-        features, [0] * len(features)
-    )
-    run_id = client.create_run(experiment_id, run_name=f"constant-{constant}").info.run_id
-    uri = tracking.log_model(client, run_id, model, tracking.ModelArtifacts(features, onnx=None))
-    client.set_terminated(run_id)
-    tags = lineage_only(source.tags)
-    version = mlflow.register_model(uri, settings.registered_model, tags=tags).version
-    client.set_registered_model_alias(settings.registered_model, alias, version)
-    return str(version)
+    model = DummyRegressor(strategy="constant", constant=constant)
+    return register_fitted(settings, source, model, f"constant-{constant}", alias)
 
 
 async def first_promotion_event(

@@ -12,11 +12,13 @@ import mlflow
 import pytest
 from conftest import TrainedStore
 from prefect.client.orchestration import get_client
+from sklearn.tree import DecisionTreeRegressor
 from support.registry import (
     first_promotion_received,
     lineage_only,
     register_constant,
     register_copy,
+    register_fitted,
     trained_version,
 )
 
@@ -24,10 +26,10 @@ from features.contract.events import model_resource
 from features.contract.registry import CANDIDATE, CHAMPION, Tag
 from features.settings import Settings
 from features.stores import model_registry
+from flows.promote import slices
 from flows.promote.contenders import champion_history
 from flows.promote.decision import Promotion
 from flows.promote.flow import promote_flow
-from flows.train.flow import train_flow
 
 pytestmark = pytest.mark.integration
 
@@ -58,6 +60,9 @@ def test_the_pipeline_promoted_its_first_model_well_above_the_baseline(
     # The quality bar: at least 10% below the median baseline on the frozen holdout.
     assert promotion.candidate_scores["mae"] <= 0.9 * promotion.baseline_scores["mae"]
     assert _aliases(trained_store.settings)[CHAMPION] == promotion.candidate_version
+    # Its intervals keep their level on the holdout (the gate checked; here, the record).
+    interval = promotion.candidate_interval
+    assert interval is not None and interval.coverage >= interval.level - 0.05
 
 
 def test_no_champion_promotes_and_a_real_subscriber_receives_the_event(
@@ -78,18 +83,22 @@ def test_no_champion_promotes_and_a_real_subscriber_receives_the_event(
     assert event.payload["holdout"]["mae"] == pytest.approx(promotion.candidate_scores["mae"])
 
 
-def test_a_worse_candidate_keeps_the_champion(model_settings: Settings, real: Any) -> None:
-    register_copy(model_settings, real, alias=CHAMPION)
-    # A weaker family on the shipped data, registered as candidate: boosting's holdout MAE is
-    # ~4% above the champion's (the Poisson GLM's is below it: the demand is log-linear).
-    weaker = train_flow(families=["hist_gradient_boosting"])
+def test_a_clearly_worse_candidate_keeps_the_champion(model_settings: Settings, real: Any) -> None:
+    champion = register_copy(model_settings, real, alias=CHAMPION)
+    # A one-split tree: better than the median, ~10% worse than the trained model.
+    stump = DecisionTreeRegressor(max_depth=1, random_state=model_settings.seed)
+    worse = register_fitted(model_settings, real, stump, "stump")
     promotion = promote_flow()
-    assert not promotion.promoted and "worse than the champion" in promotion.reason
-    assert _aliases(model_settings)[CHAMPION] != weaker.version
-    assert _tags(model_settings, weaker.version)[Tag.DECISION] == "rejected"
+    assert not promotion.promoted, promotion.reason
+    assert promotion.reason.endswith("worse than the champion, the champion stays")
+    assert promotion.improvement is not None and promotion.improvement.high < 0
+    assert _aliases(model_settings)[CHAMPION] == champion
+    tags = _tags(model_settings, worse)
+    assert tags[Tag.DECISION] == "rejected"
+    assert float(tags[Tag.IMPROVEMENT_HIGH]) == pytest.approx(promotion.improvement.high)
     assert CANDIDATE not in _aliases(model_settings)  # a refused model is not left waiting
     client, _ = model_registry.connect(model_settings)
-    described = client.get_model_version(model_settings.registered_model, weaker.version)
+    described = client.get_model_version(model_settings.registered_model, worse)
     assert "**rejected**" in described.description and promotion.reason in described.description
 
 
@@ -101,31 +110,71 @@ def test_a_tie_keeps_the_champion(model_settings: Settings, real: Any) -> None:
     assert _aliases(model_settings)[CHAMPION] == champion
 
 
-def test_better_but_under_the_margin_keeps_the_champion(
+def test_better_but_not_by_the_minimum_effect_keeps_the_champion(
     model_settings: Settings, real: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FLEETCAST_PROMOTION_MARGIN", "0.9")
+    monkeypatch.setenv("FLEETCAST_PROMOTION_MIN_EFFECT", "0.9")
     champion = register_constant(model_settings, real, constant=12.0)
-    register_copy(model_settings, real)
+    candidate = register_copy(model_settings, real)
     promotion = promote_flow()
-    assert not promotion.promoted and "under the margin 90.00%" in promotion.reason
+    assert not promotion.promoted
+    assert "does not clear the minimum 90.0%: not enough evidence" in promotion.reason
+    gain = promotion.improvement
+    assert gain is not None and 0 < gain.low < 0.9  # far better, but not by 90%
     assert _aliases(model_settings)[CHAMPION] == champion
+    assert float(_tags(model_settings, candidate)[Tag.PROMOTION_MIN_EFFECT]) == 0.9
 
 
-def test_better_by_the_margin_promotes_and_records_the_audit(
+def test_better_beyond_the_noise_promotes_and_records_the_audit(
     model_settings: Settings, real: Any
 ) -> None:
     old = register_constant(model_settings, real, constant=12.0)
     new = register_copy(model_settings, real)
     promotion = promote_flow()
-    assert promotion.promoted and "better (margin 1.00%)" in promotion.reason
+    assert promotion.promoted and "its 95% lower bound" in promotion.reason
+    assert promotion.reason.endswith("clears the minimum 0.0%")
     assert _aliases(model_settings)[CHAMPION] == new
     tags = _tags(model_settings, new)
     assert tags[Tag.DECISION] == "promoted" and tags[Tag.REPLACED_VERSION] == old
     assert float(tags[Tag.holdout("mae")]) == pytest.approx(promotion.candidate_scores["mae"])
     assert float(tags["fleetcast.champion_holdout_mae"]) > float(tags[Tag.holdout("mae")])
+    gain, interval = promotion.improvement, promotion.candidate_interval
+    assert gain is not None and interval is not None and promotion.champion_interval is not None
+    assert float(tags[Tag.IMPROVEMENT_LOW]) == pytest.approx(gain.low) and gain.low > 0
+    assert float(tags[Tag.PROMOTION_CONFIDENCE]) == 0.95
+    assert float(tags[Tag.HOLDOUT_COVERAGE]) == pytest.approx(interval.coverage)
     assert [entry["version"] for entry in champion_history(model_settings)] == [new]
-    assert _decision_artifact(promotion).startswith("# Promoted")
+    artifact = _decision_artifact(promotion)
+    assert artifact.startswith("# Promoted") and "## Holdout by slice" in artifact
+    assert "| technology = 0 | " in artifact and "| price_band = <0.9 | " in artifact
+    _assert_slice_table_logged(model_settings, promotion)
+
+
+def test_the_confidence_is_a_setting_and_recorded(
+    model_settings: Settings, real: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLEETCAST_PROMOTION_CONFIDENCE", "0.99")
+    monkeypatch.setenv("FLEETCAST_BOOTSTRAP_DRAWS", "500")
+    register_constant(model_settings, real, constant=12.0)
+    new = register_copy(model_settings, real)
+    promotion = promote_flow()
+    assert promotion.promoted and "its 99% lower bound" in promotion.reason
+    assert "(bootstrap 98% interval [" in promotion.reason
+    assert promotion.rule.confidence == 0.99 and promotion.rule.draws == 500
+    assert float(_tags(model_settings, new)[Tag.PROMOTION_CONFIDENCE]) == 0.99
+
+
+def _assert_slice_table_logged(settings: Settings, promotion: Promotion) -> None:
+    assert promotion.candidate_run_id and promotion.candidate_version
+    path = slices.artifact_path(settings.registered_model, promotion.candidate_version)
+    text = mlflow.artifacts.load_text(f"runs:/{promotion.candidate_run_id}/{path}")
+    lines = text.splitlines()
+    assert (
+        lines[0]
+        == "feature,value,rows,candidate_mae,champion_mae,candidate_coverage,champion_coverage"
+    )
+    technology = [line.split(",") for line in lines if line.startswith("technology,")]
+    assert sum(int(row[2]) for row in technology) == promotion.holdout_rows
 
 
 def _decision_artifact(promotion: Promotion) -> str:
@@ -143,6 +192,33 @@ def test_a_candidate_missing_metrics_is_refused(model_settings: Settings, real: 
     assert (
         f"v{version} refused: missing metrics or lineage tags: {Tag.cv('mae')}" in promotion.reason
     )
+    assert CHAMPION not in _aliases(model_settings)
+
+
+def test_a_candidate_without_interval_calibration_is_refused(
+    model_settings: Settings, real: Any
+) -> None:
+    version = register_copy(model_settings, real, **{Tag.INTERVAL_UPPER: None})
+    promotion = promote_flow()
+    assert not promotion.promoted
+    assert f"v{version} refused: v{version} has no interval calibration" in promotion.reason
+    assert Tag.INTERVAL_UPPER in promotion.reason
+    assert CHAMPION not in _aliases(model_settings)
+
+
+def test_a_candidate_whose_intervals_fall_short_is_refused(
+    model_settings: Settings, real: Any
+) -> None:
+    narrow = {Tag.INTERVAL_LOWER: "-0.1", Tag.INTERVAL_UPPER: "0.1"}
+    version = register_copy(model_settings, real, **narrow)
+    promotion = promote_flow()
+    interval = promotion.candidate_interval
+    assert not promotion.promoted and interval is not None and interval.coverage < 0.5
+    assert promotion.reason == (
+        f"candidate v{version} refused: holdout coverage {interval.coverage:.1%} of its 80% "
+        "intervals falls short of the level by more than the tolerance of 5 points"
+    )
+    assert float(_tags(model_settings, version)[Tag.HOLDOUT_COVERAGE]) == interval.coverage
     assert CHAMPION not in _aliases(model_settings)
 
 
