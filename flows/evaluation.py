@@ -18,7 +18,7 @@ from features.contract.registry import METRICS
 from features.contract.schema import ENTITY
 
 # Poisson deviance is undefined for a zero prediction; trees can predict exactly 0.
-_MIN_PREDICTION = 1e-6
+MIN_PREDICTION = 1e-6
 
 
 def holdout_bucket(vehicle_id: pl.Expr) -> pl.Expr:
@@ -73,7 +73,7 @@ def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     values = {
         "mae": mean_absolute_error(y_true, y_pred),
         "rmse": float(np.sqrt(mean_squared_error(y_true, y_pred))),
-        "poisson_deviance": mean_poisson_deviance(y_true, np.maximum(y_pred, _MIN_PREDICTION)),
+        "poisson_deviance": mean_poisson_deviance(y_true, np.maximum(y_pred, MIN_PREDICTION)),
     }
     return {name: float(values[name]) for name in METRICS}
 

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.special import xlogy
 
 from features.contract.intervals import Calibration, coverage, mean_width
-from flows.evaluation import _MIN_PREDICTION  # the floor `score` applies; one copy of it
+from flows.evaluation import MIN_PREDICTION
 
 # Most resampled cells (draws x vehicles) held at once: ~32 MB of indices per chunk.
 _CHUNK_CELLS = 4_000_000
@@ -84,7 +84,7 @@ def row_losses(metric: str, labels: np.ndarray, predicted: np.ndarray) -> np.nda
     if metric == "rmse":
         return (y - p) ** 2
     if metric == "poisson_deviance":
-        floored = np.maximum(p, _MIN_PREDICTION)
+        floored = np.maximum(p, MIN_PREDICTION)
         return 2 * (xlogy(y, y / floored) - y + floored)
     raise ValueError(f"metric: {metric!r} has no per-row loss")
 
