@@ -175,12 +175,7 @@ def record_training(
     )
     run_id = run.info.run_id
     try:
-        for score in scores:
-            model_of = family_registry.build(score.family, settings.seed, score.config)
-            params = family_registry.hyperparameters(model_of) | {
-                f"config.{key}": value for key, value in score.config.items()
-            }
-            tracking.log_family_run(client, experiment_id, run_id, score, params)
+        _log_family_runs(client, experiment_id, run_id, scores, settings.seed)
         client.log_batch(
             run_id, params=tracking.params_of(_run_params(settings, split, scores, best, model))
         )
@@ -195,16 +190,27 @@ def record_training(
         client.set_terminated(run_id, status="FAILED")
         raise
     client.set_terminated(run_id)
-    baseline = _of(scores, family_registry.BASELINE)
-    reference = _of(scores, family_registry.REFERENCE)
+    means = {s.family: {m: s.mean(m) for m in s.folds[0]} for s in scores}
     return TrainResult(
         version=str(version.version),
         run_id=run_id,
         family=best.family,
         snapshot_id=meta.snapshot_id,
-        cv={m: best.mean(m) for m in best.folds[0]},
-        baseline_cv={m: baseline.mean(m) for m in baseline.folds[0]},
-        reference_cv={m: reference.mean(m) for m in reference.folds[0]},
+        cv=means[best.family],
+        baseline_cv=means[family_registry.BASELINE],
+        reference_cv=means[family_registry.REFERENCE],
         onnx=lineage[Tag.ONNX],
         calibration=calibration,
     )
+
+
+def _log_family_runs(
+    client: Any, experiment_id: str, parent_run_id: str, scores: list[FamilyScore], seed: int
+) -> None:
+    """One nested run per family (yardsticks included): its chosen configuration's parameters."""
+    for score in scores:
+        model = family_registry.build(score.family, seed, score.config)
+        params = family_registry.hyperparameters(model) | {
+            f"config.{key}": value for key, value in score.config.items()
+        }
+        tracking.log_family_run(client, experiment_id, parent_run_id, score, params)
