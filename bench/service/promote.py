@@ -21,21 +21,11 @@ import httpx
 from bench.children import emit
 from bench.service.children import run_child
 from features.contract.events import MODEL_PROMOTED, model_resource
-from features.contract.registry import CHAMPION, Tag
+from features.contract.registry import CHAMPION, Tag, training_tags
 from features.stores import model_registry
 
 POLL_SECONDS = 0.02
 ROUND_TIMEOUT_S = 120.0
-
-
-def lineage_only(tags: dict[str, str]) -> dict[str, str]:
-    """The tags a train run sets, without any promotion decision recorded since.
-
-    The same selection as `tests/registry_support.lineage_only`.
-    """
-    lineage = {v for k, v in vars(Tag).items() if k.isupper() and not k.startswith("DECI")}
-    lineage -= {Tag.PROMOTED_AT, Tag.REPLACED_VERSION}
-    return {k: v for k, v in tags.items() if k in lineage or k.startswith("fleetcast.cv_")}
 
 
 def wait_for_version(url: str, version: str, workers: int, started: float) -> dict[int, Any]:
@@ -60,7 +50,7 @@ def promote_copy(client: Any, name: str, round_no: int) -> tuple[str, float, flo
     import mlflow
 
     champion = client.get_model_version_by_alias(name, CHAMPION)
-    tags = lineage_only(champion.tags) | {
+    tags = training_tags(champion.tags) | {
         Tag.DECISION: "promoted",
         Tag.DECISION_REASON: f"bench.service round {round_no}: copy of v{champion.version}",
     }

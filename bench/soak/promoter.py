@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 
 from bench.children import emit
-from bench.service.promote import lineage_only, move_champion, wait_for_version
-from features.contract.registry import CHAMPION, Tag
+from bench.service.promote import move_champion, wait_for_version
+from features.contract.registry import CHAMPION, Tag, training_tags
 from features.stores import model_registry
 
 FIRST_AT_S = 30.0  # mid-minute, so each minute of the report holds one promotion
@@ -62,7 +62,7 @@ def second_version(client: Any, name: str) -> tuple[Any, Any]:
     import mlflow
 
     champion = client.get_model_version_by_alias(name, CHAMPION)
-    tags = lineage_only(champion.tags) | {
+    tags = training_tags(champion.tags) | {
         Tag.DECISION: "promoted",
         Tag.DECISION_REASON: f"bench.soak: copy of v{champion.version}",
     }

@@ -87,6 +87,35 @@ class Tag:
         return f"fleetcast.baseline_holdout_{metric}"
 
 
+TRAINING_TAGS = frozenset(
+    {
+        Tag.SNAPSHOT_ID,
+        Tag.SNAPSHOT_SHA256,
+        Tag.SNAPSHOT_AS_OF,
+        Tag.GIT_COMMIT,
+        Tag.FAMILY,
+        Tag.FEATURES,
+        Tag.FEATURE_SET,
+        Tag.SCHEMA_VERSION,
+        Tag.HOLDOUT_PERCENT,
+        Tag.TRAINED_AT,
+        Tag.ONNX,
+        Tag.ONNX_MAX_ABS_DIFF,
+        Tag.INTERVAL_LEVEL,
+        Tag.INTERVAL_LOWER,
+        Tag.INTERVAL_UPPER,
+        Tag.INTERVAL_ROWS,
+    }
+)
+
+
+def training_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The tags a train run set on a version (lineage, calibration, CV scores), without any
+    decision, rollback or holdout score written since: what a copy of the version carries."""
+    cv = Tag.cv("")
+    return {k: v for k, v in tags.items() if k in TRAINING_TAGS or k.startswith(cv)}
+
+
 def tag_number(tags: dict[str, str], key: str) -> float | None:
     """A numeric tag of a version, or None when it was never written (or written empty)."""
     value = tags.get(key)

@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from support.factories import vehicle
-from support.registry import lineage_only
 from support.service_fixtures import launch, stop, wait_ready
 
-from features.contract.registry import CHAMPION
+from features.contract.registry import CHAMPION, training_tags
 from features.stores import model_registry
 from service.http import VERSION_HEADER
 
@@ -211,7 +210,7 @@ def _register_missing(service: RunningService, source: Any) -> str:
         service.settings.registered_model,
         missing.as_uri(),
         run_id=source.run_id,
-        tags=lineage_only(source.tags),
+        tags=training_tags(source.tags),
     ).version
     return str(version)
 

@@ -17,11 +17,11 @@ import mlflow
 import pytest
 from prefect.events import emit_event
 from support.metrics import Samples, scrape, value
-from support.registry import lineage_only, register_copy
+from support.registry import register_copy
 from support.service_fixtures import serves_and_heard, use_service_settings
 
 from features.contract.events import MODEL_PROMOTED, model_resource
-from features.contract.registry import CHAMPION
+from features.contract.registry import CHAMPION, training_tags
 from features.settings import Settings
 from features.stores import model_registry
 from flows.promote.decision import Promotion
@@ -174,7 +174,7 @@ def _register_broken(settings: Settings, source: Any, folder: Path) -> str:
         settings.registered_model,
         broken.as_uri(),
         run_id=source.run_id,
-        tags=lineage_only(source.tags),
+        tags=training_tags(source.tags),
     ).version
     return str(version)
 

@@ -18,7 +18,7 @@ from sklearn.model_selection import KFold, cross_val_predict
 
 from features.contract.events import MODEL_PROMOTED, model_resource
 from features.contract.intervals import calibrate
-from features.contract.registry import CANDIDATE, CHAMPION, Tag
+from features.contract.registry import CANDIDATE, CHAMPION, training_tags
 from features.settings import Settings
 from features.stores import model_registry
 from features.stores.offline import scan_snapshot
@@ -26,18 +26,6 @@ from flows.evaluation import feature_frame, split_labeled, target
 from flows.train import tracking
 
 # Tags a promotion decision writes: not lineage, so a copy must not inherit its source's.
-DECISION_TAGS = {
-    Tag.PROMOTED_AT,
-    Tag.REPLACED_VERSION,
-    Tag.COMPARED_TO_CHAMPION,
-    Tag.PROMOTION_MIN_EFFECT,
-    Tag.PROMOTION_CONFIDENCE,
-    Tag.IMPROVEMENT,
-    Tag.IMPROVEMENT_LOW,
-    Tag.IMPROVEMENT_HIGH,
-    Tag.HOLDOUT_COVERAGE,
-    Tag.HOLDOUT_WIDTH,
-}
 
 
 def trained_version(settings: Settings, source_model: str, version: str) -> Any:
@@ -46,19 +34,12 @@ def trained_version(settings: Settings, source_model: str, version: str) -> Any:
     return client.get_model_version(source_model, version)
 
 
-def lineage_only(tags: dict[str, str]) -> dict[str, str]:
-    """The tags a train run sets, without any promotion decision recorded since."""
-    lineage = {v for k, v in vars(Tag).items() if k.isupper() and not k.startswith("DECI")}
-    lineage -= DECISION_TAGS
-    return {k: v for k, v in tags.items() if k in lineage or k.startswith("fleetcast.cv_")}
-
-
 def register_copy(
     settings: Settings, source: Any, alias: str = CANDIDATE, **tag_changes: str | None
 ) -> str:
     """Register `source`'s model again under the test's name, with tags edited (None deletes)."""
     client, _ = model_registry.connect(settings)
-    edited = lineage_only(source.tags) | tag_changes
+    edited = training_tags(source.tags) | tag_changes
     tags = {k: v for k, v in edited.items() if v is not None}
     version = mlflow.register_model(source.source, settings.registered_model, tags=tags).version
     client.set_registered_model_alias(settings.registered_model, alias, version)
@@ -80,7 +61,7 @@ def register_fitted(
     run_id = client.create_run(experiment_id, run_name=name).info.run_id
     uri = tracking.log_model(client, run_id, model, tracking.ModelArtifacts(features, onnx=None))
     client.set_terminated(run_id)
-    tags = lineage_only(source.tags) | calibration.tags()
+    tags = training_tags(source.tags) | calibration.tags()
     version = mlflow.register_model(uri, settings.registered_model, tags=tags).version
     client.set_registered_model_alias(settings.registered_model, alias, version)
     return str(version)

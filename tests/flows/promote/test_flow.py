@@ -15,7 +15,6 @@ from prefect.client.orchestration import get_client
 from sklearn.tree import DecisionTreeRegressor
 from support.registry import (
     first_promotion_received,
-    lineage_only,
     register_constant,
     register_copy,
     register_fitted,
@@ -23,7 +22,7 @@ from support.registry import (
 )
 
 from features.contract.events import model_resource
-from features.contract.registry import CANDIDATE, CHAMPION, Tag
+from features.contract.registry import CANDIDATE, CHAMPION, Tag, training_tags
 from features.settings import Settings
 from features.stores import model_registry
 from flows.promote import slices
@@ -233,7 +232,7 @@ def test_a_candidate_that_fails_to_load_is_refused(
         model_settings.registered_model,
         broken.as_uri(),
         run_id=real.run_id,
-        tags=lineage_only(real.tags),
+        tags=training_tags(real.tags),
     ).version
     client.set_registered_model_alias(model_settings.registered_model, CANDIDATE, version)
     promotion = promote_flow()
