@@ -116,6 +116,25 @@ def training_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k in TRAINING_TAGS or k.startswith(cv)}
 
 
+TagValue = str | int | float | None
+
+
+def tag_text(value: TagValue) -> str | None:
+    """A tag value as MLflow shows it: numbers to 6 significant digits (a score of 3.3951 reads
+    better than 3.395123456789 and gates the same), None as no tag at all (never "None")."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def as_tags(values: dict[str, TagValue]) -> dict[str, str]:
+    """`values` as tags, each through `tag_text`; a None value is left out."""
+    texts = {key: tag_text(value) for key, value in values.items()}
+    return {key: text for key, text in texts.items() if text is not None}
+
+
 def tag_number(tags: dict[str, str], key: str) -> float | None:
     """A numeric tag of a version, or None when it was never written (or written empty)."""
     value = tags.get(key)

@@ -60,9 +60,13 @@ def history(registered_model: str, champions: list[dict[str, Any]]) -> str:
     for entry in champions:
         rows.append(
             f"  v{entry['version']}  {entry['promoted_at']}  holdout mae {entry['mae']}  "
-            f"(replaced v{entry['replaced']}): {entry['reason']}"
+            f"({_replaced(entry['replaced'])}): {entry['reason']}"
         )
     return "\n".join(rows)
+
+
+def _replaced(version: str | None) -> str:
+    return f"replaced v{version}" if version else "the first champion"
 
 
 def where_to_look(settings: Settings, prefect_api_url: str) -> str:

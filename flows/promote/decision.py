@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from features.contract.registry import METRICS, Tag
+from features.contract.registry import METRICS, Tag, TagValue, as_tags
 from flows.promote import slices
 from flows.promote.evidence import HoldoutInterval, Improvement, level_text
 from flows.promote.gate import Rule
@@ -51,33 +51,33 @@ def outcome(promotion: Promotion) -> str:
 
 def decision_tags(promotion: Promotion) -> dict[str, str]:
     """Tags the decision leaves on the candidate version (the MLflow side of the audit)."""
-    tags = {
+    tags: dict[str, TagValue] = {
         Tag.DECISION: outcome(promotion),
         Tag.DECISION_REASON: promotion.reason[:5000],
         Tag.DECIDED_AT: promotion.decided_at,
         Tag.DECISION_SNAPSHOT_ID: promotion.snapshot_id,
-        Tag.DECISION_FLOW_RUN_ID: str(promotion.flow_run_id),
-        Tag.COMPARED_TO_CHAMPION: str(promotion.champion_version),
-        Tag.PROMOTION_MIN_EFFECT: str(promotion.rule.min_effect),
-        Tag.PROMOTION_CONFIDENCE: str(promotion.rule.confidence),
+        Tag.DECISION_FLOW_RUN_ID: promotion.flow_run_id,
+        Tag.COMPARED_TO_CHAMPION: promotion.champion_version,
+        Tag.PROMOTION_MIN_EFFECT: promotion.rule.min_effect,
+        Tag.PROMOTION_CONFIDENCE: promotion.rule.confidence,
     }
     if promotion.improvement is not None:
-        tags[Tag.IMPROVEMENT] = str(promotion.improvement.point)
-        tags[Tag.IMPROVEMENT_LOW] = str(promotion.improvement.low)
-        tags[Tag.IMPROVEMENT_HIGH] = str(promotion.improvement.high)
+        tags[Tag.IMPROVEMENT] = promotion.improvement.point
+        tags[Tag.IMPROVEMENT_LOW] = promotion.improvement.low
+        tags[Tag.IMPROVEMENT_HIGH] = promotion.improvement.high
     if promotion.candidate_interval is not None:
-        tags[Tag.HOLDOUT_COVERAGE] = str(promotion.candidate_interval.coverage)
-        tags[Tag.HOLDOUT_WIDTH] = str(promotion.candidate_interval.width)
+        tags[Tag.HOLDOUT_COVERAGE] = promotion.candidate_interval.coverage
+        tags[Tag.HOLDOUT_WIDTH] = promotion.candidate_interval.width
     for metric in METRICS:
         if promotion.candidate_scores:
-            tags[Tag.holdout(metric)] = str(promotion.candidate_scores[metric])
+            tags[Tag.holdout(metric)] = promotion.candidate_scores[metric]
         if promotion.champion_scores:
-            tags[Tag.champion_holdout(metric)] = str(promotion.champion_scores[metric])
-        tags[Tag.baseline_holdout(metric)] = str(promotion.baseline_scores[metric])
+            tags[Tag.champion_holdout(metric)] = promotion.champion_scores[metric]
+        tags[Tag.baseline_holdout(metric)] = promotion.baseline_scores[metric]
     if promotion.promoted:
         tags[Tag.PROMOTED_AT] = promotion.decided_at
-        tags[Tag.REPLACED_VERSION] = str(promotion.champion_version)
-    return tags
+        tags[Tag.REPLACED_VERSION] = promotion.champion_version
+    return as_tags(tags)
 
 
 def interval_text(interval: HoldoutInterval) -> str:

@@ -12,7 +12,7 @@ from prefect.events import emit_event
 from features.contract import clock
 from features.contract.errors import FleetcastError
 from features.contract.events import MODEL_PROMOTED, model_resource, promotion_payload
-from features.contract.registry import CHAMPION, Tag
+from features.contract.registry import CHAMPION, Tag, as_tags
 from features.settings import Settings, get_settings
 from features.stores import model_registry
 from flows.promote.lock import promotion_lock
@@ -62,11 +62,13 @@ def move_champion(settings: Settings, rollback: Rollback) -> None:
     client, _ = model_registry.connect(settings)
     name = settings.registered_model
     client.set_registered_model_alias(name, CHAMPION, rollback.version)
-    restored = {
-        Tag.RESTORED_AT: rollback.rolled_back_at,
-        Tag.RESTORED_REASON: rollback.reason,
-        Tag.RESTORED_FROM: str(rollback.replaced_version),
-    }
+    restored = as_tags(
+        {
+            Tag.RESTORED_AT: rollback.rolled_back_at,
+            Tag.RESTORED_REASON: rollback.reason,
+            Tag.RESTORED_FROM: rollback.replaced_version,
+        }
+    )
     for key, value in restored.items():
         client.set_model_version_tag(name, rollback.version, key, value)
     if rollback.replaced_version is not None:

@@ -11,7 +11,7 @@ from sklearn.base import RegressorMixin
 
 from features.contract.formulas import FEATURE_NAMES, TARGET
 from features.contract.intervals import CALIBRATION_ARTIFACT, Calibration
-from features.contract.registry import Tag
+from features.contract.registry import Tag, as_tags
 from features.contract.schema import SCHEMA_VERSION
 from features.settings import Settings
 from features.stores import model_registry
@@ -73,7 +73,7 @@ def _lineage(
     if isinstance(onnx, OnnxExport):
         export = {Tag.ONNX: "ok", Tag.ONNX_MAX_ABS_DIFF: onnx.max_abs_diff}
     else:
-        export = {Tag.ONNX: onnx.reason, Tag.ONNX_MAX_ABS_DIFF: ""}
+        export = {Tag.ONNX: onnx.reason, Tag.ONNX_MAX_ABS_DIFF: None}
     return {
         Tag.SNAPSHOT_ID: meta.snapshot_id,
         Tag.SNAPSHOT_SHA256: meta.content_sha256,
@@ -164,7 +164,7 @@ def record_training(
     client, experiment_id = model_registry.connect(settings)
     lineage = _lineage(settings, meta, best, trained_at, onnx, calibration)
     described = summary(meta, scores, best, str(lineage[Tag.ONNX]), calibration)
-    run_tags = {k: str(v) for k, v in lineage.items()} | {
+    run_tags = as_tags(lineage) | {
         MLFLOW_GIT_COMMIT: lineage[Tag.GIT_COMMIT],
         MLFLOW_SOURCE_NAME: "flows/train/flow.py:train_flow",
         MLFLOW_RUN_NOTE: described,

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract.formulas import TARGET
-from features.contract.registry import CANDIDATE, ONNX_ARTIFACT
+from features.contract.registry import CANDIDATE, ONNX_ARTIFACT, as_tags
 from features.settings import PROJECT_ROOT, Settings
 from features.stores.offline import SnapshotMeta
 
@@ -172,7 +172,7 @@ def register_candidate(
 
     # register_model links the version to the logged model and its run (MLflow 3 lineage).
     name = settings.registered_model
-    registered = mlflow.register_model(model_uri, name, tags=_as_text(tags))
+    registered = mlflow.register_model(model_uri, name, tags=as_tags(tags))
     client.update_model_version(name, registered.version, description=about)
     if not client.get_registered_model(name).description:
         client.update_registered_model(name, description=REGISTRY_DESCRIPTION)

@@ -20,13 +20,17 @@ def test_the_tags_carry_the_evidence_and_the_coverage() -> None:
     gain = promotion.improvement
     assert [
         float(tags[k]) for k in (Tag.IMPROVEMENT_LOW, Tag.IMPROVEMENT, Tag.IMPROVEMENT_HIGH)
-    ] == [
-        gain.low,
-        gain.point,
-        gain.high,
-    ]
-    assert float(tags[Tag.HOLDOUT_COVERAGE]) == promotion.candidate_interval.coverage
-    assert float(tags[Tag.HOLDOUT_WIDTH]) == promotion.candidate_interval.width
+    ] == pytest.approx([gain.low, gain.point, gain.high], rel=1e-5)  # 6 significant digits
+    interval = promotion.candidate_interval
+    assert float(tags[Tag.HOLDOUT_COVERAGE]) == pytest.approx(interval.coverage, rel=1e-5)
+    assert float(tags[Tag.HOLDOUT_WIDTH]) == pytest.approx(interval.width, rel=1e-5)
+    assert "None" not in tags.values()
+
+
+def test_a_first_champion_has_no_none_tags() -> None:
+    tags = decision_tags(decided(champion_factor=None))
+    assert Tag.REPLACED_VERSION not in tags and Tag.COMPARED_TO_CHAMPION not in tags
+    assert "None" not in tags.values()
 
 
 def test_without_a_champion_there_is_no_improvement_to_tag() -> None:
