@@ -11,6 +11,7 @@ and mean width of its conformal range.
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
@@ -50,6 +51,9 @@ def _flat(family: Family) -> Family:
 
 
 def main() -> None:
+    argparse.ArgumentParser(
+        prog="python -m bench.training", description=__doc__.splitlines()[0]
+    ).parse_args()
     settings = get_settings()
     split = split_labeled(scan_snapshot(settings).collect(), settings.holdout_percent)
     x, y = feature_frame(split.train), target(split.train)
