@@ -20,7 +20,7 @@ setup: $(UV)
 
 run: setup
 	$(BIN)/fleetcast pipeline
-	$(BIN)/fleetcast serve
+	$(BIN)/fleetcast serve --deployments
 
 serve: setup
 	$(BIN)/fleetcast serve

@@ -7,18 +7,14 @@ real server: Prefect reads its settings when it is first imported.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
-from features.contract.schema import ENTITY, EXAMPLE_VEHICLE
 from features.local.prefect_server import use_prefect_server
-from features.settings import PROJECT_ROOT, get_settings
+from features.settings import get_settings
 from flows.cli import lines as model_lines
 from flows.cli.errors import run_flow
 from flows.cli.servers import redis_app, server_app
@@ -251,46 +247,21 @@ def deploy(
         raise typer.Exit(run_worker(settings))
 
 
-SERVICE = "service.service:Fleetcast"  # started by name: flows never import the service
-
-
-def curl_example(port: int) -> str:
-    """The requests `fleetcast serve` suggests, on the contract's example listing."""
-    listing = json.dumps(EXAMPLE_VEHICLE.model_dump(exclude={ENTITY}))
-    return f"""curl -s -X POST http://127.0.0.1:{port}/predict \\
-  -H 'content-type: application/json' \\
-  -d '{listing}'
-curl -s -X POST http://127.0.0.1:{port}/predict_by_id \\
-  -H 'content-type: application/json' -d '{{"vehicle_id": 1}}'
-curl -s http://127.0.0.1:{port}/model"""
-
-
 @app.command()
 def serve(
     port: Annotated[int | None, typer.Option(help="Port [default: FLEETCAST_SERVICE_PORT]")] = None,
+    deployments: Annotated[
+        bool,
+        typer.Option(
+            help="Also deploy prefect.yaml and run a worker beside the service (`make run`); "
+            "a clean stop pauses the schedules"
+        ),
+    ] = False,
 ) -> None:
     """Serve the champion with BentoML in the foreground (Ctrl-C stops it)."""
-    from features.local.redis_server import current_url, start_embedded
+    from flows.cli.serving import serve_champion
 
-    settings = get_settings()
-    _prefect()  # the service follows promotions on this server's event stream
-    # The embedded Redis stays up after the service stops, like `fleetcast redis start`.
-    redis = current_url(settings) or start_embedded(settings)[0]
-    port = port or settings.service_port
-    typer.echo(f"starting the service on http://127.0.0.1:{port} (ready in ~20 s); try:")
-    typer.echo(curl_example(port))
-    if settings.admin_token is None:
-        typer.echo("admin routes (/reload, /vehicles) are off: set FLEETCAST_ADMIN_TOKEN")
-    from flows.cli import foreground
-
-    bentoml = str(Path(sys.executable).parent / "bentoml")
-    command = [bentoml, "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
-    # A BENTOML_HOME per server unless one is set: /metrics stays this server's own.
-    home = os.environ.get("BENTOML_HOME") or str(settings.bentoml_home(port))
-    env = os.environ | {"REDIS_URL": redis, "BENTOML_HOME": home}
-    # SIGTERM to `bentoml serve` stops its workers gracefully: each flushes its prediction log.
-    code = foreground.run(command, PROJECT_ROOT, env, stop_signal=signal.SIGTERM)
-    raise typer.Exit(0 if code in (0, -signal.SIGTERM) else code)
+    raise typer.Exit(serve_champion(get_settings(), port, deployments, _prefect()))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterName,
     FlowRunFilter,
     FlowRunFilterState,
     FlowRunFilterStateType,
@@ -123,7 +125,24 @@ def deploy_all(settings: Settings, names: Sequence[str] | None = None) -> list[s
         lines = (result.stdout + result.stderr).strip().splitlines() or ["(no output)"]
         tail = "\n".join(lines[-ERROR_TAIL_LINES:])
         raise DeployError(f"`prefect deploy` failed: {lines[-1]}\n{tail}")
-    return list(names) if names else list(declared_deployments())
+    applied = list(names) if names else list(declared_deployments())
+    set_schedules(applied, active=True)  # a clean stop of the last worker paused them
+    return applied
+
+
+def set_schedules(names: Sequence[str], active: bool) -> list[str]:
+    """Resume or pause the schedules of the deployments called `names`; those changed.
+
+    Pausing deletes their runs still Scheduled (Prefect does that), so a stopped worker leaves
+    no run to turn Late in the UI; `fleetcast deploy` resumes them."""
+    only = DeploymentFilter(name=DeploymentFilterName(any_=list(names)))
+    with get_client(sync_client=True) as client:
+        deployments = client.read_deployments(deployment_filter=only)
+        changed = [d for d in deployments if d.paused == active]
+        for deployment in changed:
+            switch = client.resume_deployment if active else client.pause_deployment
+            switch(deployment.id)
+    return sorted(d.name for d in changed)
 
 
 def _worker_command(pool: str, name: str) -> list[str]:
@@ -152,19 +171,44 @@ def crash_abandoned_runs(worker_name: str, pool: str = WORK_POOL) -> list[str]:
     return [run.name for run in abandoned]
 
 
+def worker(settings: Settings, pool: str = WORK_POOL) -> tuple[foreground.Child, str]:
+    """The worker process for `pool` (as a foreground child), and its name."""
+    name = f"fleetcast-{socket.gethostname()}-{os.getpid()}"
+    # One SIGINT is how Prefect expects a worker to stop: it answers a second with SIGKILL.
+    command = _worker_command(pool, name)
+    return foreground.Child(command, PROJECT_ROOT, child_env(settings), signal.SIGINT), name
+
+
 def run_worker(settings: Settings, pool: str = WORK_POOL) -> int:
     """Run a worker for `pool` in the foreground until Ctrl-C or SIGTERM; its exit code."""
-    name = f"fleetcast-{socket.gethostname()}-{os.getpid()}"
+    return run_beside(settings, [], pool)[0]
+
+
+def run_beside(
+    settings: Settings, others: Sequence[foreground.Child], pool: str = WORK_POOL
+) -> list[int]:
+    """A worker for `pool` with `others` beside it, until one exits or Ctrl-C/SIGTERM; then
+    the runs it abandoned are marked Crashed and the schedules paused (no Late runs pile up
+    while nothing serves them). Exit codes: the worker's, then the others'."""
+    child, name = worker(settings, pool)
     try:
-        # One SIGINT is how Prefect expects a worker to stop: it answers a second with SIGKILL.
-        return foreground.run(
-            _worker_command(pool, name),
-            PROJECT_ROOT,
-            child_env(settings),
-            stop_signal=signal.SIGINT,
-        )
+        return foreground.run_together([child, *others])
     finally:
         _report_abandoned(name, pool)
+        _pause_schedules()
+
+
+def _pause_schedules() -> None:
+    try:
+        paused = set_schedules(list(declared_deployments()), active=False)
+    except httpx.HTTPError as error:
+        logger.warning("could not pause the deployments' schedules: %s", error)
+        return
+    if paused:
+        logger.warning(
+            "worker stopped: paused the schedules of %s (`fleetcast deploy` resumes them)",
+            ", ".join(paused),
+        )
 
 
 def _report_abandoned(worker_name: str, pool: str) -> None:

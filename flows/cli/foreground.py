@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -56,6 +57,16 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+@dataclass(frozen=True)
+class Child:
+    """A long-running command, and the signal that stops it the way it expects."""
+
+    command: Sequence[str]
+    cwd: Path
+    env: Mapping[str, str]
+    stop_signal: int
+
+
 def run(
     command: Sequence[str],
     cwd: Path,
@@ -64,14 +75,25 @@ def run(
     timeout: float = STOP_TIMEOUT_S,
 ) -> int:
     """Run `command` until it exits, or until SIGINT/SIGTERM stops it; its exit code."""
-    with interrupt_on_signals():  # also while stopping: a SIGTERM then must not orphan it
-        child = start(command, cwd, env)
+    return run_together([Child(command, cwd, env, stop_signal)], timeout)[0]
+
+
+def run_together(children: Sequence[Child], timeout: float = STOP_TIMEOUT_S) -> list[int]:
+    """Run `children` side by side until one exits or SIGINT/SIGTERM arrives, then stop them
+    all (each the way it expects), in order; their exit codes."""
+    with interrupt_on_signals():  # also while stopping: a SIGTERM then must not orphan one
+        started: list[subprocess.Popen[bytes]] = []
         try:
-            return child.wait()
+            started = [start(c.command, c.cwd, c.env) for c in children]
+            while all(process.poll() is None for process in started):
+                time.sleep(0.2)
         except KeyboardInterrupt:
-            return stop(child, stop_signal, timeout)
+            pass
         finally:
-            stop(child, stop_signal, timeout)  # a no-op once it has exited
+            codes = [
+                stop(p, c.stop_signal, timeout) for p, c in zip(started, children, strict=False)
+            ]  # fewer if a start failed
+    return codes
 
 
 @contextlib.contextmanager

@@ -274,7 +274,7 @@ def test_ctrl_c_during_a_run_stops_the_worker_and_marks_the_run_crashed(
 
 
 def test_sigterm_to_the_worker_command_stops_it_like_ctrl_c(
-    ingest_and_features: dict[str, UUID], worker: Worker
+    flow_settings: Settings, ingest_and_features: dict[str, UUID], worker: Worker
 ) -> None:
     """As a supervisor stops `fleetcast deploy`: the Prefect worker under it must not survive."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
@@ -283,3 +283,9 @@ def test_sigterm_to_the_worker_command_stops_it_like_ctrl_c(
         time.sleep(0.5)
     assert psutil.Process(worker.process.pid).children(recursive=True), worker.output()
     assert worker.stop_like_ctrl_c(signal.SIGTERM) == (0, []), worker.output()
+    # The stop paused the schedules, so nothing turns Late while no worker runs; the next
+    # deploy resumes them.
+    ingest = _deployments()["fleetcast-ingest"]
+    assert ingest.paused and not [r for r in _runs_of(ingest.id) if r.state_name == "Scheduled"]
+    deploy_all(flow_settings, ["fleetcast-ingest"])
+    assert not _deployments()["fleetcast-ingest"].paused

@@ -18,13 +18,25 @@ import psutil
 import pytest
 import redis
 from conftest import SYSTEM_PATH, TrainedStore
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.responses import DeploymentResponse
 from prometheus_client.parser import text_string_to_metric_families
 
 from features.local.processes import free_port
 from features.settings import PROJECT_ROOT
 from features.stores.online import OnlineKeys
+from flows.cli.deploy import declared_deployments
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+SCHEDULED = StateType.SCHEDULED
 READY_S = 120.0  # a cold start on a busy 2-core machine; ~20 s when quiet
 STOPPED_S = 20.0  # "within a few seconds", with room for a loaded machine
 COMMANDS = {
@@ -35,6 +47,14 @@ COMMANDS = {
         str(port),
     ],
     "make serve": lambda port: ["make", "--no-print-directory", "-C", str(PROJECT_ROOT), "serve"],
+    # What `make run` ends with: the deployments applied and a worker beside the service.
+    "fleetcast serve --deployments": lambda port: [
+        str(PROJECT_ROOT / ".venv/bin/fleetcast"),
+        "serve",
+        "--port",
+        str(port),
+        "--deployments",
+    ],
 }
 # GNU make forwards SIGTERM to its recipe and waits out a SIGINT, which a terminal's Ctrl-C
 # sends to its whole process group (the command included) anyway.
@@ -42,6 +62,7 @@ CASES = [
     ("fleetcast serve", signal.SIGINT),
     ("fleetcast serve", signal.SIGTERM),
     ("make serve", signal.SIGTERM),
+    ("fleetcast serve --deployments", signal.SIGTERM),
 ]
 
 
@@ -102,17 +123,49 @@ def test_a_signal_to_the_command_alone_stops_the_whole_service(
         assert f"curl -s -X POST http://127.0.0.1:{port}/predict" in log.read_text()
         tree = psutil.Process(process.pid).children(recursive=True)
         assert len(tree) >= 3, tree  # at least bentoml serve and its two workers
+        if "--deployments" in command:
+            _assert_deployed_with_a_worker(tree, log)
         process.send_signal(sig)
         code = process.wait(STOPPED_S)
         _, alive = psutil.wait_procs(tree, timeout=5)
         assert alive == [], [p.cmdline() for p in alive]
         assert _port_free(port)
         assert store.xlen(stream) == logged_before + 1  # the prediction, flushed at the stop
-        if command == "fleetcast serve":
+        if command.startswith("fleetcast serve"):
             assert code == 0, log.read_text()[-3000:]  # a requested stop is a clean exit
+        if "--deployments" in command:
+            _assert_paused_with_nothing_scheduled()
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def _fleetcast_deployments() -> list[DeploymentResponse]:
+    with get_client(sync_client=True) as client:
+        return [d for d in client.read_deployments() if d.name in declared_deployments()]
+
+
+def _assert_deployed_with_a_worker(tree: list[psutil.Process], log: Path) -> None:
+    deadline = time.monotonic() + READY_S
+    while len(_fleetcast_deployments()) < len(declared_deployments()):
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+    assert not any(d.paused for d in _fleetcast_deployments())
+    commands = [" ".join(p.cmdline()) for p in tree if p.is_running()]
+    assert any("worker start --pool fleetcast" in c for c in commands), commands
+
+
+def _assert_paused_with_nothing_scheduled() -> None:
+    """A clean stop leaves no schedule running without a worker: no run turns Late."""
+    deployments = _fleetcast_deployments()
+    assert deployments and all(d.paused for d in deployments)
+    only = DeploymentFilter(id=DeploymentFilterId(any_=[d.id for d in deployments]))
+    scheduled = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[SCHEDULED]))
+    )
+    with get_client(sync_client=True) as client:
+        left = client.read_flow_runs(deployment_filter=only, flow_run_filter=scheduled)
+    assert left == [], [(r.name, r.state_name) for r in left]
 
 
 def _predictions_counted(url: str) -> tuple[float, set[str]]:
