@@ -117,6 +117,8 @@ def training_tags(tags: dict[str, str]) -> dict[str, str]:
 
 
 TagValue = str | int | float | None
+# How far a number read back from a tag may sit from the value written (6 significant digits).
+TAG_PRECISION = 5e-6
 
 
 def tag_text(value: TagValue) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support.decisions import decided
 
-from features.contract.registry import Tag
+from features.contract.registry import TAG_PRECISION, Tag
 from flows.promote.decision import decision_markdown, decision_note, decision_tags
 
 
@@ -20,10 +20,10 @@ def test_the_tags_carry_the_evidence_and_the_coverage() -> None:
     gain = promotion.improvement
     assert [
         float(tags[k]) for k in (Tag.IMPROVEMENT_LOW, Tag.IMPROVEMENT, Tag.IMPROVEMENT_HIGH)
-    ] == pytest.approx([gain.low, gain.point, gain.high], rel=1e-5)  # 6 significant digits
+    ] == pytest.approx([gain.low, gain.point, gain.high], rel=TAG_PRECISION)  # 6 significant digits
     interval = promotion.candidate_interval
-    assert float(tags[Tag.HOLDOUT_COVERAGE]) == pytest.approx(interval.coverage, rel=1e-5)
-    assert float(tags[Tag.HOLDOUT_WIDTH]) == pytest.approx(interval.width, rel=1e-5)
+    assert float(tags[Tag.HOLDOUT_COVERAGE]) == pytest.approx(interval.coverage, rel=TAG_PRECISION)
+    assert float(tags[Tag.HOLDOUT_WIDTH]) == pytest.approx(interval.width, rel=TAG_PRECISION)
     assert "None" not in tags.values()
 
 

@@ -22,7 +22,7 @@ from support.registry import (
 )
 
 from features.contract.events import model_resource
-from features.contract.registry import CANDIDATE, CHAMPION, Tag, training_tags
+from features.contract.registry import CANDIDATE, CHAMPION, TAG_PRECISION, Tag, training_tags
 from features.settings import Settings
 from features.stores import model_registry
 from flows.promote import slices
@@ -94,7 +94,9 @@ def test_a_clearly_worse_candidate_keeps_the_champion(model_settings: Settings, 
     assert _aliases(model_settings)[CHAMPION] == champion
     tags = _tags(model_settings, worse)
     assert tags[Tag.DECISION] == "rejected"
-    assert float(tags[Tag.IMPROVEMENT_HIGH]) == pytest.approx(promotion.improvement.high)
+    assert float(tags[Tag.IMPROVEMENT_HIGH]) == pytest.approx(
+        promotion.improvement.high, rel=TAG_PRECISION
+    )
     assert CANDIDATE not in _aliases(model_settings)  # a refused model is not left waiting
     client, _ = model_registry.connect(model_settings)
     described = client.get_model_version(model_settings.registered_model, worse)
@@ -135,13 +137,18 @@ def test_better_beyond_the_noise_promotes_and_records_the_audit(
     assert _aliases(model_settings)[CHAMPION] == new
     tags = _tags(model_settings, new)
     assert tags[Tag.DECISION] == "promoted" and tags[Tag.REPLACED_VERSION] == old
-    assert float(tags[Tag.holdout("mae")]) == pytest.approx(promotion.candidate_scores["mae"])
+    assert float(tags[Tag.holdout("mae")]) == pytest.approx(
+        promotion.candidate_scores["mae"], rel=TAG_PRECISION
+    )
     assert float(tags["fleetcast.champion_holdout_mae"]) > float(tags[Tag.holdout("mae")])
     gain, interval = promotion.improvement, promotion.candidate_interval
     assert gain is not None and interval is not None and promotion.champion_interval is not None
-    assert float(tags[Tag.IMPROVEMENT_LOW]) == pytest.approx(gain.low) and gain.low > 0
+    assert (
+        float(tags[Tag.IMPROVEMENT_LOW]) == pytest.approx(gain.low, rel=TAG_PRECISION)
+        and gain.low > 0
+    )
     assert float(tags[Tag.PROMOTION_CONFIDENCE]) == 0.95
-    assert float(tags[Tag.HOLDOUT_COVERAGE]) == pytest.approx(interval.coverage)
+    assert float(tags[Tag.HOLDOUT_COVERAGE]) == pytest.approx(interval.coverage, rel=TAG_PRECISION)
     assert [entry["version"] for entry in champion_history(model_settings)] == [new]
     artifact = _decision_artifact(promotion)
     assert artifact.startswith("# Promoted") and "## Holdout by slice" in artifact

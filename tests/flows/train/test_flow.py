@@ -12,7 +12,7 @@ from conftest import TrainedStore
 from features.contract import intervals
 from features.contract.formulas import FEATURE_NAMES, FEATURE_SETS
 from features.contract.intervals import CALIBRATION_ARTIFACT
-from features.contract.registry import CANDIDATE, ONNX_ARTIFACT, Tag
+from features.contract.registry import CANDIDATE, ONNX_ARTIFACT, TAG_PRECISION, Tag
 from features.settings import Settings
 from features.stores import model_registry
 from features.stores.offline import scan_snapshot
@@ -66,7 +66,7 @@ def test_the_registered_version_carries_its_lineage(trained_store: TrainedStore)
     assert calibration.level == trained_store.settings.interval_level
     assert calibration.lower < 0 < calibration.upper
     assert float(version.tags[Tag.cv("mae")]) == pytest.approx(
-        trained_store.result.trained.cv["mae"]
+        trained_store.result.trained.cv["mae"], rel=TAG_PRECISION
     )
     run = client.get_run(version.run_id)
     assert run.data.params["family"] == version.tags[Tag.FAMILY]
