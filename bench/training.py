@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from features.contract.intervals import calibrate, coverage, mean_width
 from features.settings import get_settings
-from features.stores.offline import scan_snapshot
+from features.stores.offline import SnapshotNotFoundError, scan_snapshot
 from flows.evaluation import (
     FamilyScore,
     Split,
@@ -51,11 +51,16 @@ def _flat(family: Family) -> Family:
 
 
 def main() -> None:
-    argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="python -m bench.training", description=__doc__.splitlines()[0]
-    ).parse_args()
+    )
+    parser.parse_args()
     settings = get_settings()
-    split = split_labeled(scan_snapshot(settings).collect(), settings.holdout_percent)
+    try:
+        snapshot = scan_snapshot(settings).collect()
+    except SnapshotNotFoundError as error:
+        parser.error(f"{error}: run `.venv/bin/fleetcast pipeline` first")
+    split = split_labeled(snapshot, settings.holdout_percent)
     x, y = feature_frame(split.train), target(split.train)
     folds = fold_indices(len(y), settings.cv_folds, settings.cv_repeats, settings.seed)
     nested, rows = [], []
