@@ -7,6 +7,12 @@ from __future__ import annotations
 
 CANDIDATE = "candidate"
 CHAMPION = "champion"
+# The two yardsticks every training run scores on the same folds as the families, and whose
+# scores travel with each version: the seed's hand-rolled model and the median of the target.
+REFERENCE = "reference"
+BASELINE = "median"
+YARDSTICKS = (REFERENCE, BASELINE)
+PROMOTED, REJECTED = "promoted", "rejected"  # the values of Tag.DECISION
 
 # Where, inside a training run's artifacts, the fast-inference export of its model lives.
 ONNX_ARTIFACT = "onnx/model.onnx"
@@ -67,9 +73,9 @@ class Tag:
     DRIFT_VERDICT = "fleetcast.drift_verdict"
 
     @staticmethod
-    def cv(metric: str) -> str:
-        """Mean cross-validated score of the version's family."""
-        return f"fleetcast.cv_{metric}"
+    def cv(metric: str, of: str | None = None) -> str:
+        """Mean nested-CV score of the version's family, or `of` a yardstick on the same folds."""
+        return f"fleetcast.cv_{metric}" + (f".{of}" if of else "")
 
     @staticmethod
     def holdout(metric: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from features.contract.registry import METRICS, Tag, TagValue, as_tags
+from features.contract.registry import METRICS, PROMOTED, REJECTED, Tag, TagValue, as_tags
 from flows.promote import slices
 from flows.promote.evidence import HoldoutInterval, Improvement, level_text
 from flows.promote.gate import Rule
@@ -40,12 +40,9 @@ class Promotion:
         return self.rule.metric
 
 
-# The two outcomes, in one vocabulary for the tags, the Prefect artifact, the log and the CLI.
-PROMOTED, REJECTED = "promoted", "rejected"
-
-
 def outcome(promotion: Promotion) -> str:
-    """`promoted` or `rejected` (the champion, if any, stays)."""
+    """`promoted` or `rejected` (the champion, if any, stays): one vocabulary for the tags, the
+    Prefect artifact, the log and the CLI."""
     return PROMOTED if promotion.promoted else REJECTED
 
 

@@ -27,9 +27,9 @@ from sklearn.preprocessing import StandardScaler
 
 from features.contract.errors import FleetcastError
 from features.contract.formulas import FEATURE_NAMES, FEATURE_SETS
+from features.contract.registry import BASELINE, REFERENCE
+from features.contract.registry import YARDSTICKS as YARDSTICKS  # never chosen or registered
 
-BASELINE = "median"
-REFERENCE = "reference"  # the seed's hand-rolled model: a yardstick, never registered
 FEATURE_SET = "features"  # the configuration key that names the feature set
 Config = dict[str, Any]
 
@@ -125,7 +125,6 @@ FAMILIES: dict[str, Family] = {
     REFERENCE: Family(_reference, [{FEATURE_SET: "seed"}]),
     BASELINE: Family(_median, [{FEATURE_SET: "all"}], aim="median"),
 }
-YARDSTICKS = (REFERENCE, BASELINE)  # compared on the same folds, never chosen or registered
 
 
 def family(name: str) -> Family:

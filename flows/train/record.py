@@ -64,6 +64,7 @@ def _run_params(
 def _lineage(
     settings: Settings,
     meta: SnapshotMeta,
+    scores: list[FamilyScore],
     best: FamilyScore,
     trained_at: str,
     onnx: OnnxExport | NoExport,
@@ -88,6 +89,12 @@ def _lineage(
         **export,
         **calibration.tags(),
         **{Tag.cv(m): best.mean(m) for m in best.folds[0]},
+        # The yardsticks' scores on the same folds: what the version's own score is read against.
+        **{
+            Tag.cv(m, of=name): _of(scores, name).mean(m)
+            for name in family_registry.YARDSTICKS
+            for m in best.folds[0]
+        },
     }
 
 
@@ -162,7 +169,7 @@ def record_training(
     from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_RUN_NOTE, MLFLOW_SOURCE_NAME
 
     client, experiment_id = model_registry.connect(settings)
-    lineage = _lineage(settings, meta, best, trained_at, onnx, calibration)
+    lineage = _lineage(settings, meta, scores, best, trained_at, onnx, calibration)
     described = summary(meta, scores, best, str(lineage[Tag.ONNX]), calibration)
     run_tags = as_tags(lineage) | {
         MLFLOW_GIT_COMMIT: lineage[Tag.GIT_COMMIT],

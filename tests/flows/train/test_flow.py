@@ -12,7 +12,14 @@ from conftest import TrainedStore
 from features.contract import intervals
 from features.contract.formulas import FEATURE_NAMES, FEATURE_SETS
 from features.contract.intervals import CALIBRATION_ARTIFACT
-from features.contract.registry import CANDIDATE, ONNX_ARTIFACT, TAG_PRECISION, Tag
+from features.contract.registry import (
+    BASELINE,
+    CANDIDATE,
+    ONNX_ARTIFACT,
+    REFERENCE,
+    TAG_PRECISION,
+    Tag,
+)
 from features.settings import Settings
 from features.stores import model_registry
 from features.stores.offline import scan_snapshot
@@ -68,6 +75,12 @@ def test_the_registered_version_carries_its_lineage(trained_store: TrainedStore)
     assert float(version.tags[Tag.cv("mae")]) == pytest.approx(
         trained_store.result.trained.cv["mae"], rel=TAG_PRECISION
     )
+    # The yardsticks' scores on the same folds travel with the version (GET /model shows them).
+    trained = trained_store.result.trained
+    for name, cv in ((REFERENCE, trained.reference_cv), (BASELINE, trained.baseline_cv)):
+        assert float(version.tags[Tag.cv("mae", of=name)]) == pytest.approx(
+            cv["mae"], rel=TAG_PRECISION
+        )
     run = client.get_run(version.run_id)
     assert run.data.params["family"] == version.tags[Tag.FAMILY]
     assert run.data.tags["mlflow.source.git.commit"] == version.tags[Tag.GIT_COMMIT]
