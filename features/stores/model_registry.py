@@ -104,6 +104,23 @@ def version_at_alias(settings: Settings, alias: str) -> ModelVersion | None:
         return None  # no registered model yet, or no version has the alias
 
 
+def version_tags(settings: Settings) -> list[tuple[str, dict[str, str]]]:
+    """Every version of the registered model with its tags (none: an empty list).
+
+    Raises RegistryUnreachable when the store does not answer.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        query = f"name = '{settings.registered_model}'"
+        versions = client(settings).search_model_versions(query)
+    except MlflowException as error:
+        if (network := unreachable_cause(error)) is not None:
+            raise RegistryUnreachable(network) from error
+        raise
+    return [(str(v.version), dict(v.tags)) for v in versions]
+
+
 def champion(settings: Settings) -> ModelVersion:
     """The version at `champion` now; NoChampionError if there is none."""
     version = version_at_alias(settings, CHAMPION)
