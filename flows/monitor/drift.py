@@ -8,7 +8,6 @@ snapshot (see `flows.monitor.drift_data.join_outcomes` and docs/monitoring.md).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import asdict, replace
 from typing import Literal
@@ -25,6 +24,7 @@ from features.settings import Settings, get_settings
 from features.stores import model_registry
 from features.stores.atomic import atomic_path, write_text_atomic
 from features.stores.model_registry import NoChampionError
+from features.stores.reports import drift_report_base
 from flows.evaluation import NotEnoughDataError, feature_frame
 from flows.monitor import drift_data, drift_report
 from flows.monitor.drift_data import Current
@@ -109,8 +109,7 @@ def save_report(
     their paths. Named by time and champion version, so reports sort by time."""
     if numbers is None:
         return result
-    stamp = dt.datetime.fromisoformat(result.created_at).strftime("%Y%m%dT%H%M%S%f")[:-3]
-    base = settings.reports_dir / f"drift-{stamp}Z-v{result.champion_version}"
+    base = drift_report_base(settings, result.created_at, result.champion_version)
     html, numbers_file = base.with_suffix(".html"), base.with_suffix(".json")
     with atomic_path(html) as tmp:
         tmp.write_text(numbers.html, encoding="utf-8")
