@@ -57,8 +57,12 @@ class Served:
     loaded_at: str
 
     def holdout(self) -> dict[str, float]:
-        keys = {m: self.tags.get(Tag.holdout(m)) for m in METRICS}
-        return {m: float(v) for m, v in keys.items() if v not in (None, "")}
+        return self.scores(Tag.holdout)
+
+    def scores(self, key: Callable[[str], str]) -> dict[str, float]:
+        """The metrics whose tag `key(metric)` the version carries, as numbers."""
+        found = {m: tag_number(self.tags, key(m)) for m in METRICS}
+        return {m: value for m, value in found.items() if value is not None}
 
     def holdout_tag(self, key: str) -> float | None:
         """A number the promote flow wrote on the version when it judged it (None if never)."""

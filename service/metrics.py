@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
@@ -26,6 +27,19 @@ WORKER_MODEL_VERSION = Gauge(
     "fleetcast_worker_model_version",
     "The model version each live worker serves (one series per worker pid).",
     ["registered_model"],  # labeled, so processes that serve no model report no series
+    multiprocess_mode="liveall",
+)
+WORKER_LOADED_AT = Gauge(
+    "fleetcast_worker_loaded_timestamp_seconds",
+    "When each live worker loaded the version it serves (one series per worker pid).",
+    ["registered_model"],
+    multiprocess_mode="liveall",
+)
+WORKER_LAST_RELOAD = Gauge(
+    "fleetcast_worker_last_reload_timestamp_seconds",
+    "When each live worker last tried a reload, by trigger and outcome: a worker's newest"
+    " series is its last attempt.",
+    ["trigger", "outcome"],
     multiprocess_mode="liveall",
 )
 PREDICTIONS = Counter(
@@ -72,6 +86,13 @@ def served(registered_model: str, old: str | None, new: str) -> None:
         MODEL_INFO.labels(registered_model, old).set(0)
     MODEL_INFO.labels(registered_model, new).set(1)
     WORKER_MODEL_VERSION.labels(registered_model).set(float(new))
+    WORKER_LOADED_AT.labels(registered_model).set(time.time())
+
+
+def attempted(trigger: str, outcome: str) -> None:
+    """This worker just tried a reload (RELOADS counts them; this says when, per worker)."""
+    RELOADS.labels(trigger, outcome).inc()
+    WORKER_LAST_RELOAD.labels(trigger, outcome).set(time.time())
 
 
 def without_retired(exposition: str) -> str:

@@ -56,7 +56,7 @@ class Reloader:
             before = self._slot.served
             attempt = await self._attempt(trigger)
             self._slot.last = attempt
-        metrics.RELOADS.labels(trigger, attempt.outcome).inc()
+        metrics.attempted(trigger, attempt.outcome)
         now = self._slot.served
         if attempt.outcome == "loaded" and now is not None:
             old = before.version if before else None

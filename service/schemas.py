@@ -139,6 +139,15 @@ class IntervalInfo(BaseModel):
     )
 
 
+class Scores(BaseModel):
+    """A model's scores by metric: nested CV on the training rows, and on the frozen holdout."""
+
+    cv: dict[str, float] = Field(description="Mean over the outer folds of the nested CV.")
+    holdout: dict[str, float] = Field(
+        description="On the promotion holdout (empty: never scored there)."
+    )
+
+
 class ModelInfo(BaseModel):
     """What this worker serves."""
 
@@ -149,6 +158,11 @@ class ModelInfo(BaseModel):
     trained_at: str | None
     snapshot_id: str | None
     holdout: dict[str, float]
+    cv: dict[str, float] = Field(description="Nested-CV scores of the version's family.")
+    yardsticks: dict[str, Scores] = Field(
+        description="The seed's reference model and the median baseline on the same folds and "
+        "holdout, to read the version's scores against."
+    )
     interval: IntervalInfo
     features: list[str]
     backend: str  # "onnx" or "sklearn"
@@ -185,3 +199,68 @@ class StoredVehicle(BaseModel):
     """Which online snapshot a registered vehicle was written into (null: none materialized)."""
 
     snapshot_id: str | None
+
+
+class AuditEntry(BaseModel):
+    """One decision about a version, from the registry's tags: who replaced whom, when, why."""
+
+    at: str
+    kind: str = Field(description="promoted, rejected, restored or rolled_back.")
+    version: str
+    replaced: str | None = Field(
+        description="promoted: the champion it replaced; rejected: the champion it was "
+        "compared to; restored: the version rolled back from."
+    )
+    reason: str | None
+
+
+class ModelHistory(BaseModel):
+    """The registered model's decisions, newest first."""
+
+    registered_model: str
+    champion: str | None
+    events: list[AuditEntry]
+
+
+class ReloadSeen(BaseModel):
+    """When a worker last tried a reload, why, and what happened."""
+
+    at: str
+    trigger: str
+    outcome: str
+
+
+class WorkerStatus(BaseModel):
+    """One live worker: the version it serves, since when, and its last reload attempt."""
+
+    pid: int
+    version: str | None
+    loaded_at: str | None
+    last_reload: ReloadSeen | None
+
+
+class Workers(BaseModel):
+    """Every live worker of this service, and which one answered."""
+
+    answered_by: int
+    workers: list[WorkerStatus]
+
+
+class OnlineVehicle(BaseModel):
+    """A vehicle's features as the online store holds them (what /predict_by_id scores)."""
+
+    vehicle_id: int
+    snapshot_id: str | None
+    features: dict[str, float]
+
+
+class DriftReportInfo(BaseModel):
+    """The latest drift report the service can read, and where to open it."""
+
+    name: str
+    at: str | None
+    champion_version: str | None
+    drift_detected: bool | None
+    error_regressed: bool | None
+    message: str | None
+    url: str

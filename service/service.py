@@ -16,20 +16,20 @@ import bentoml
 import numpy as np
 from fastapi import FastAPI
 from pydantic import BaseModel
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse
 
 from features.contract.formulas import FEATURE_NAMES, feature_matrix, features_of
-from features.contract.registry import Tag
 from features.contract.schema import ENTITY
 from features.settings import get_settings
+from features.stores.model_registry import RegistryUnreachable
 from features.stores.online import encode_rows
-from service import metrics
+from features.stores.reports import latest_drift_report
+from service import metrics, model_card, page
 from service.champion import Served, worker_pid
 from service.forecasts import (
     Forecasts,
     batch_prediction,
     forecast,
-    interval_info,
     prediction,
     registered,
 )
@@ -45,21 +45,35 @@ from service.http import (
     quiet_client_errors,
 )
 from service.landing import land
-from service.lookup import STORE_DOWN, OnlineLookup
+from service.lookup import OnlineLookup
 from service.lookup_client import CoalescingLookup, retried_once
 from service.prediction_buffer import PredictionLog
 from service.reloader import Reloader, Slot
+from service.replies import (
+    LOOKUP_DOWN,
+    NO_DRIFT_REPORT,
+    NOT_READY,
+    REPORT_HEADERS,
+    bad_id,
+    not_finite,
+    not_online,
+)
 from service.schemas import (
     Batch,
     BatchPrediction,
+    DriftReportInfo,
     Listing,
+    ModelHistory,
     ModelInfo,
+    OnlineVehicle,
     Prediction,
     Registered,
     ReloadAttempt,
     Vehicle,
     VehicleRef,
+    Workers,
 )
+from service.workers import live_workers
 
 # A route answers its schema's body, or an error reply (ErrorBody) with its status. BentoML
 # takes the schema from `output_spec`, so the annotation can say both.
@@ -67,11 +81,10 @@ T = TypeVar("T", bound=BaseModel)
 Reply: TypeAlias = Union[T, JSONResponse]  # noqa: UP007 (a generic alias needs Union)
 _CONFIG = get_settings()  # BentoML takes its worker count, limits and CORS at class definition
 STARTUP_ATTEMPTS = 3
-LOOKUP_DOWN = f"{STORE_DOWN} or the lookup is overloaded"
-NOT_READY = "no model loaded yet: the champion could not be loaded (see GET /model)"
 # BentoML's Swagger UI at `/` documents every route and works offline; FastAPI's own /docs
 # and /redoc would load Swagger from a CDN (blank offline) and show only this app's routes.
 info_app = FastAPI(title="fleetcast model info", docs_url=None, redoc_url=None, openapi_url=None)
+info_app.include_router(page.router)
 
 
 @bentoml.asgi_app(info_app, path="/")
@@ -156,7 +169,7 @@ class Fleetcast:
         if isinstance(served, JSONResponse):
             return served
         features = feature_matrix([listing])
-        if (refused := _not_finite(ctx, features)) is not None:
+        if (refused := not_finite(ctx, features)) is not None:
             return refused
         return prediction(self._logged(ctx, "/predict", served, features))
 
@@ -174,7 +187,7 @@ class Fleetcast:
         if isinstance(served, JSONResponse):
             return served
         features = feature_matrix(batch.listings)
-        if (refused := _not_finite(ctx, features, "listings")) is not None:
+        if (refused := not_finite(ctx, features, "listings")) is not None:
             return refused
         return batch_prediction(self._logged(ctx, "/predict_batch", served, features))
 
@@ -193,7 +206,7 @@ class Fleetcast:
         metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
         if values is None:
             metrics.LOOKUP_MISSES.inc()
-            return error(ctx, 404, f"vehicle_id: {ref.vehicle_id} is not in the online store")
+            return error(ctx, 404, not_online(ref.vehicle_id))
         row = np.asarray([values], dtype=np.float64)
         return prediction(self._logged(ctx, "/predict_by_id", served, row, [ref.vehicle_id]))
 
@@ -204,7 +217,7 @@ class Fleetcast:
         if isinstance(served, JSONResponse):
             return served
         row = feature_matrix([vehicle])
-        if (refused := _not_finite(ctx, row)) is not None:
+        if (refused := not_finite(ctx, row)) is not None:
             return refused  # before anything is stored
         features = features_of([vehicle])
         vehicle_id = int(getattr(vehicle, ENTITY))  # Vehicle is built from the contract's model
@@ -228,47 +241,62 @@ class Fleetcast:
 
     @info_app.get("/model", response_model=ModelInfo)
     async def model(self) -> Any:
-        """What this worker serves: version, lineage, holdout scores, interval calibration,
-        backend, last reload."""
+        """What this worker serves: version, lineage, scores against the yardsticks, interval
+        calibration, backend, last reload."""
         served = self.slot.served
         if served is None:
             return JSONResponse({"error": NOT_READY, "last_reload": _dump(self.slot.last)}, 503)
-        tags = served.tags
-        return ModelInfo(
-            registered_model=self.settings.registered_model,
-            version=served.version,
-            run_id=served.run_id,
-            family=tags.get(Tag.FAMILY),
-            trained_at=tags.get(Tag.TRAINED_AT),
-            snapshot_id=tags.get(Tag.SNAPSHOT_ID),
-            holdout=served.holdout(),
-            interval=interval_info(served),
-            features=list(FEATURE_NAMES),
-            backend=served.backend,
-            backend_note=served.backend_note,
-            loaded_at=served.loaded_at,
-            last_reload=self.slot.last,
-            events=self.slot.events,
-            worker_pid=worker_pid(),
+        return model_card.model_info(self.settings, self.slot, served)
+
+    @info_app.get("/model/history", response_model=ModelHistory)
+    async def model_history(self) -> Any:
+        """Every promotion, rejection and rollback of the registered model, newest first."""
+        try:
+            return await model_card.history(self.settings)
+        except (RegistryUnreachable, TimeoutError) as failure:
+            reason = str(failure) or "the MLflow tracking store did not answer in time"
+            return JSONResponse({"error": f"history unavailable: {reason}"}, 503)
+
+    @info_app.get("/workers", response_model=Workers)
+    async def workers(self) -> Workers:
+        """Every live worker's served version and last reload attempt."""
+        found = live_workers(self.settings.registered_model)
+        return Workers(answered_by=worker_pid(), workers=found)
+
+    @info_app.get("/vehicles/{vehicle_id}", response_model=OnlineVehicle)
+    async def online_vehicle(self, vehicle_id: str) -> Any:
+        """A vehicle's features in the online store: what POST /predict_by_id scores."""
+        if (refused := bad_id(vehicle_id)) is not None:
+            return refused
+        try:
+            found = await retried_once(
+                lambda: self.lookup.to_async.features(vehicle_ids=[int(vehicle_id)])
+            )
+        except Exception:  # as for /predict_by_id: never a 500 for a dependency's failure
+            return JSONResponse({"error": LOOKUP_DOWN}, 503)
+        values = found.features[0]
+        if values is None:
+            return JSONResponse({"error": not_online(int(vehicle_id))}, 404)
+        features = dict(zip(FEATURE_NAMES, values, strict=True))
+        return OnlineVehicle(
+            vehicle_id=int(vehicle_id), snapshot_id=found.snapshot_id, features=features
         )
 
+    @info_app.get("/drift/latest", response_model=DriftReportInfo)
+    async def drift_latest(self) -> Any:
+        """The latest drift report in the service's reports folder, and where to open it."""
+        report = await asyncio.to_thread(model_card.drift_report, self.settings)
+        if report is None:
+            return JSONResponse({"error": NO_DRIFT_REPORT}, 404)
+        return report
 
-def _not_finite(ctx: bentoml.Context, features: np.ndarray, batch: str = "") -> Any:
-    """A 400 naming each derived feature that overflows (the ratio of a huge price to a tiny
-    one is infinite): the model must never see it, and the client must not get a 500."""
-    rows, columns = np.nonzero(~np.isfinite(features))
-    if not len(rows):
-        return None
-    where = [[batch, int(row)] if batch else [] for row in rows]
-    detail = [
-        {
-            "loc": [*at, FEATURE_NAMES[column]],
-            "type": "finite_number",
-            "msg": "derived from the listing's attributes, it is not a finite number",
-        }
-        for at, column in zip(where, columns, strict=True)
-    ]
-    return error(ctx, 400, f"{len(detail)} derived feature(s) not finite: check the prices", detail)
+    @info_app.get(model_card.DRIFT_REPORT_URL, include_in_schema=False)
+    async def drift_latest_html(self) -> Any:
+        """The latest drift report itself (Evidently's HTML)."""
+        report = await asyncio.to_thread(latest_drift_report, self.settings)
+        if report is None:
+            return JSONResponse({"error": NO_DRIFT_REPORT}, 404)
+        return FileResponse(report.html, media_type="text/html", headers=REPORT_HEADERS)
 
 
 def _dump(attempt: ReloadAttempt | None) -> dict[str, str] | None:

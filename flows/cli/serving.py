@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from features.contract.routes import PAGE_PATH
 from features.contract.schema import ENTITY, EXAMPLE_VEHICLE
 from features.settings import PROJECT_ROOT, Settings
 from flows.cli import foreground
@@ -39,7 +40,10 @@ def serve_champion(settings: Settings, port: int | None, deployments: bool, api_
     # The embedded Redis stays up after the service stops, like `fleetcast redis start`.
     redis = current_url(settings) or start_embedded(settings)[0]
     port = port or settings.service_port
-    typer.echo(f"starting the service on http://127.0.0.1:{port} (ready in ~20 s); try:")
+    url = f"http://127.0.0.1:{port}"
+    typer.echo(f"starting the service on {url} (ready in ~20 s)")
+    typer.echo(f"web page (price a listing, look up a vehicle, the model): {url}{PAGE_PATH}")
+    typer.echo("or try:")
     typer.echo(curl_example(port))
     if settings.admin_token is None:
         typer.echo("admin routes (/reload, /vehicles) are off: set FLEETCAST_ADMIN_TOKEN")
