@@ -6,13 +6,10 @@ from typing import Any
 
 import bentoml
 import numpy as np
-from pydantic import ValidationError
-from starlette.responses import JSONResponse
 
 from features.contract.formulas import FEATURE_NAMES
 from service.http import error
 from service.lookup import STORE_DOWN
-from service.schemas import VehicleRef
 
 LOOKUP_DOWN = f"{STORE_DOWN} or the lookup is overloaded"
 NOT_READY = "no model loaded yet: the champion could not be loaded (see GET /model)"
@@ -50,14 +47,3 @@ def not_finite(ctx: bentoml.Context, features: np.ndarray, batch: str = "") -> A
 def not_online(vehicle_id: int) -> str:
     """The 404 of a by-id route."""
     return f"vehicle_id: {vehicle_id} is not in the online store"
-
-
-def bad_id(text: str) -> JSONResponse | None:
-    """A 400 naming the path's vehicle_id unless it is a whole number in VehicleRef's range."""
-    try:
-        VehicleRef.model_validate({"vehicle_id": text})
-    except ValidationError as invalid:
-        first = invalid.errors()[0]
-        detail = [{"loc": ["vehicle_id"], "msg": first["msg"], "type": first["type"]}]
-        return JSONResponse({"error": f"vehicle_id: {first['msg']}", "detail": detail}, 400)
-    return None

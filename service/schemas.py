@@ -7,9 +7,10 @@ bounds and descriptions, so the API and ingest can never disagree about a valid 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Annotated, Any
 
 import annotated_types as at
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
@@ -48,16 +49,20 @@ Listing = _from_contract(
 Vehicle = _from_contract("Vehicle", "A listing to register: a vehicles.csv row.", with_id=True)
 
 
+_ID_RULES: dict[str, Any] = {"gt": 0, "le": INT64_MAX, "description": "Listing id."}
+
+
 class VehicleRef(BaseModel):
     """A vehicle known to the online feature store."""
 
     model_config = _STRICT
-    vehicle_id: int = Field(
-        gt=0,
-        le=INT64_MAX,
-        description="Listing id.",
-        json_schema_extra={"example": EXAMPLE_VEHICLE.vehicle_id},
-    )
+    vehicle_id: int = Field(**_ID_RULES, json_schema_extra={"example": EXAMPLE_VEHICLE.vehicle_id})
+
+
+# The same id as a path parameter (GET /vehicles/{vehicle_id}), by the same rules.
+VehicleId = Annotated[
+    int, Path(**_ID_RULES, json_schema_extra={"example": EXAMPLE_VEHICLE.vehicle_id})
+]
 
 
 class Batch(BaseModel):

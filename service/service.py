@@ -15,6 +15,7 @@ from typing import Any, TypeAlias, TypeVar, Union, cast
 import bentoml
 import numpy as np
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.responses import FileResponse, JSONResponse
 
@@ -42,6 +43,7 @@ from service.http import (
     PublishedSpec,
     cors,
     error,
+    invalid_request,
     quiet_client_errors,
 )
 from service.landing import land
@@ -54,7 +56,6 @@ from service.replies import (
     NO_DRIFT_REPORT,
     NOT_READY,
     REPORT_HEADERS,
-    bad_id,
     not_finite,
     not_online,
 )
@@ -70,6 +71,7 @@ from service.schemas import (
     Registered,
     ReloadAttempt,
     Vehicle,
+    VehicleId,
     VehicleRef,
     Workers,
 )
@@ -85,6 +87,7 @@ STARTUP_ATTEMPTS = 3
 # and /redoc would load Swagger from a CDN (blank offline) and show only this app's routes.
 info_app = FastAPI(title="fleetcast model info", docs_url=None, redoc_url=None, openapi_url=None)
 info_app.include_router(page.router)
+info_app.add_exception_handler(RequestValidationError, invalid_request)
 
 
 @bentoml.asgi_app(info_app, path="/")
@@ -264,22 +267,20 @@ class Fleetcast:
         return Workers(answered_by=worker_pid(), workers=found)
 
     @info_app.get("/vehicles/{vehicle_id}", response_model=OnlineVehicle)
-    async def online_vehicle(self, vehicle_id: str) -> Any:
+    async def online_vehicle(self, vehicle_id: VehicleId) -> Any:
         """A vehicle's features in the online store: what POST /predict_by_id scores."""
-        if (refused := bad_id(vehicle_id)) is not None:
-            return refused
         try:
             found = await retried_once(
-                lambda: self.lookup.to_async.features(vehicle_ids=[int(vehicle_id)])
+                lambda: self.lookup.to_async.features(vehicle_ids=[vehicle_id])
             )
         except Exception:  # as for /predict_by_id: never a 500 for a dependency's failure
             return JSONResponse({"error": LOOKUP_DOWN}, 503)
         values = found.features[0]
         if values is None:
-            return JSONResponse({"error": not_online(int(vehicle_id))}, 404)
+            return JSONResponse({"error": not_online(vehicle_id)}, 404)
         features = dict(zip(FEATURE_NAMES, values, strict=True))
         return OnlineVehicle(
-            vehicle_id=int(vehicle_id), snapshot_id=found.snapshot_id, features=features
+            vehicle_id=vehicle_id, snapshot_id=found.snapshot_id, features=features
         )
 
     @info_app.get("/drift/latest", response_model=DriftReportInfo)
