@@ -32,6 +32,7 @@ from prefect.client.schemas.responses import DeploymentResponse
 from prometheus_client.parser import text_string_to_metric_families
 
 from features.contract.prediction_log import REQUEST_ID
+from features.contract.routes import PAGE_PATH
 from features.local.processes import free_port
 from features.settings import PROJECT_ROOT, Settings
 from features.stores.online import OnlineKeys
@@ -124,6 +125,11 @@ def test_a_signal_to_the_command_alone_stops_the_whole_service(
         assert by_id.status_code == 200, log.read_text()[-3000:]
         assert by_id.headers["x-model-version"] == trained_store.result.promotion.candidate_version
         assert f"curl -s -X POST http://127.0.0.1:{port}/predict" in log.read_text()
+        page = f"{url}{PAGE_PATH}"  # printed by every way in, `make run` included
+        assert f"web page (price a listing, look up a vehicle, the model): {page}" in (
+            log.read_text()
+        )
+        assert httpx.get(page, timeout=10).headers["content-type"].startswith("text/html")
         tree = psutil.Process(process.pid).children(recursive=True)
         assert len(tree) >= 3, tree  # at least bentoml serve and its two workers
         if "--deployments" in command:
