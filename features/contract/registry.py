@@ -43,6 +43,8 @@ class Tag:
     INTERVAL_LOWER = "fleetcast.interval_lower"
     INTERVAL_UPPER = "fleetcast.interval_upper"
     INTERVAL_ROWS = "fleetcast.interval_rows"
+    # Each input feature's range on the training rows (features.contract.input_ranges).
+    INPUT_RANGES = "fleetcast.input_ranges"
     # Written by each promotion decision about this version.
     DECISION = "fleetcast.decision"  # "promoted" or "rejected"
     DECISION_REASON = "fleetcast.decision_reason"
@@ -111,6 +113,7 @@ TRAINING_TAGS = frozenset(
         Tag.INTERVAL_LOWER,
         Tag.INTERVAL_UPPER,
         Tag.INTERVAL_ROWS,
+        Tag.INPUT_RANGES,
     }
 )
 

@@ -10,6 +10,7 @@ import pandas as pd
 from sklearn.base import RegressorMixin
 
 from features.contract.formulas import FEATURE_NAMES, TARGET
+from features.contract.input_ranges import INPUT_RANGES_ARTIFACT, InputRanges, observe
 from features.contract.intervals import CALIBRATION_ARTIFACT, Calibration
 from features.contract.registry import Tag, as_tags
 from features.contract.schema import SCHEMA_VERSION
@@ -69,6 +70,7 @@ def _lineage(
     trained_at: str,
     onnx: OnnxExport | NoExport,
     calibration: Calibration,
+    ranges: InputRanges,
 ) -> dict[str, Any]:
     """Tags on both the run and the registered version: enough to reproduce and audit it."""
     if isinstance(onnx, OnnxExport):
@@ -88,6 +90,7 @@ def _lineage(
         Tag.TRAINED_AT: trained_at,
         **export,
         **calibration.tags(),
+        **ranges.tags(),
         **{Tag.cv(m): best.mean(m) for m in best.folds[0]},
         # The yardsticks' scores on the same folds: what the version's own score is read against.
         **{
@@ -102,6 +105,7 @@ def _artifacts(
     split: Split,
     onnx: OnnxExport | NoExport,
     calibration: Calibration,
+    ranges: InputRanges,
     figures: dict[str, Any],
     table: pd.DataFrame,
 ) -> tracking.ModelArtifacts:
@@ -115,6 +119,7 @@ def _artifacts(
             "comparison.md": tracking.comparison_markdown(table),
             "features.json": tracking.features_document(list(FEATURE_NAMES), SCHEMA_VERSION),
             CALIBRATION_ARTIFACT: calibration.document(),
+            INPUT_RANGES_ARTIFACT: ranges.document(),
         },
     )
 
@@ -169,7 +174,9 @@ def record_training(
     from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_RUN_NOTE, MLFLOW_SOURCE_NAME
 
     client, experiment_id = model_registry.connect(settings)
-    lineage = _lineage(settings, meta, scores, best, trained_at, onnx, calibration)
+    # What the model has seen: the rows it was fit on (the holdout is not among them).
+    ranges = observe(feature_frame(split.train).to_numpy())
+    lineage = _lineage(settings, meta, scores, best, trained_at, onnx, calibration, ranges)
     described = summary(meta, scores, best, str(lineage[Tag.ONNX]), calibration)
     run_tags = as_tags(lineage) | {
         MLFLOW_GIT_COMMIT: lineage[Tag.GIT_COMMIT],
@@ -190,7 +197,7 @@ def record_training(
         training_rows = feature_frame(split.train).assign(**{TARGET: target(split.train)})
         source = snapshot_file(settings, meta.snapshot_id)
         tracking.log_training_input(client, run_id, training_rows, source, meta)
-        artifacts = _artifacts(split, onnx, calibration, figures, table)
+        artifacts = _artifacts(split, onnx, calibration, ranges, figures, table)
         model_uri = tracking.log_model(client, run_id, model, artifacts)
         version = tracking.register_candidate(client, settings, model_uri, lineage, described)
     except BaseException:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import TrainedStore
 
-from features.contract import intervals
+from features.contract import input_ranges, intervals
 from features.contract.formulas import FEATURE_NAMES, FEATURE_SETS
 from features.contract.intervals import CALIBRATION_ARTIFACT
 from features.contract.registry import (
@@ -88,6 +88,27 @@ def test_the_registered_version_carries_its_lineage(trained_store: TrainedStore)
     assert str(aliases[CANDIDATE]) == str(version.version)
 
 
+def test_the_version_carries_the_range_of_every_feature_it_was_fit_on(
+    trained_store: TrainedStore,
+) -> None:
+    _, version = _version(trained_store)
+    settings = trained_store.settings
+    ranges = input_ranges.from_tags(version.tags, version.version)
+    assert ranges is not None
+    snapshot = scan_snapshot(settings, version.tags[Tag.SNAPSHOT_ID]).collect()
+    fit_on = feature_frame(split_labeled(snapshot, settings.holdout_percent).train).to_numpy()
+    assert ranges.rows == len(fit_on)
+    assert [r.feature for r in ranges.ranges] == list(FEATURE_NAMES)
+    for column, found in zip(fit_on.T, ranges.ranges, strict=True):
+        assert (found.low, found.high) == (column.min(), column.max())
+        assert found.quantiles["q50"] == pytest.approx(np.median(column))
+    # Exactly the training rows' extremes: each is inside, a step beyond either is outside.
+    assert ranges.outside(fit_on) == []
+    beyond = fit_on[:1].copy()
+    beyond[0, 0] = ranges.ranges[0].high + 1
+    assert [w.feature for w in ranges.outside(beyond)] == [FEATURE_NAMES[0]]
+
+
 def test_mlflow_tells_the_story_the_tags_hold(trained_store: TrainedStore) -> None:
     """Descriptions a reader sees without opening the tags, and a run as long as the training."""
     client, version = _version(trained_store)
@@ -125,6 +146,7 @@ def test_the_run_logs_plots_comparison_signature_and_example(trained_store: Trai
         "comparison.md",
         "features.json",
         CALIBRATION_ARTIFACT,
+        input_ranges.INPUT_RANGES_ARTIFACT,
     } <= logged
     png = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="plots/residuals.png")
     assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
