@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from features.contract import clock
+from features.contract import clock, input_ranges
 from features.contract.errors import FleetcastError
 from features.contract.formulas import FEATURE_NAMES, feature_matrix
+from features.contract.input_ranges import InputRangeError, InputRanges
 from features.contract.intervals import Calibration, CalibrationError, from_tags
 from features.contract.registry import (
     METRICS,
@@ -51,6 +52,7 @@ class Served:
     run_id: str
     predict: Callable[[np.ndarray], np.ndarray] = field(repr=False)
     calibration: Calibration
+    ranges: InputRanges | None  # None: trained before ranges were recorded, nothing checked
     backend: str
     backend_note: str
     tags: dict[str, str]
@@ -176,6 +178,10 @@ def load(settings: Settings, version: Any) -> Served:
         raise ChampionError(f"v{version.version} was trained on other features than the contract's")
     calibration = _calibration(version)
     try:
+        ranges = input_ranges.from_tags(dict(version.tags), str(version.version))
+    except InputRangeError as error:
+        raise ChampionError(str(error)) from error
+    try:
         predict, backend, note = _predictor(settings, version)
     except Exception as error:
         if (network := unreachable_cause(error)) is not None:
@@ -189,6 +195,7 @@ def load(settings: Settings, version: Any) -> Served:
         run_id=version.run_id,
         predict=predict,
         calibration=calibration,
+        ranges=ranges,
         backend=backend,
         backend_note=note,
         tags=dict(version.tags),

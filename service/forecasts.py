@@ -10,11 +10,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.contract.input_ranges import OutOfRange
 from features.contract.intervals import METHOD
 from features.contract.registry import Tag
 from service.champion import Served
 from service.prediction_buffer import RequestPredictions
-from service.schemas import BatchPrediction, Interval, IntervalInfo, Prediction, Registered
+from service.schemas import (
+    BatchInputWarning,
+    BatchPrediction,
+    FeatureRange,
+    InputRanges,
+    InputWarning,
+    Interval,
+    IntervalInfo,
+    Prediction,
+    Registered,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,7 @@ class Forecasts:
     values: np.ndarray
     lower: np.ndarray  # int64
     upper: np.ndarray
+    outside: list[OutOfRange]  # inputs beyond the version's training ranges, row by row
 
     def intervals(self) -> list[Interval]:
         bounds = zip(self.lower.tolist(), self.upper.tolist(), strict=True)
@@ -56,7 +68,18 @@ def forecast(served: Served, features: np.ndarray) -> Forecasts:
     """Predict `features` with `served`, and range each value with its calibration."""
     values = served.predict(features)
     lower, upper = served.calibration.bounds(values)
-    return Forecasts(served.version, served.calibration.level, values, lower, upper)
+    outside = served.ranges.outside(features) if served.ranges is not None else []
+    return Forecasts(served.version, served.calibration.level, values, lower, upper, outside)
+
+
+def _warning(found: OutOfRange) -> InputWarning:
+    return InputWarning(
+        field=found.feature,
+        value=found.value,
+        low=found.low,
+        high=found.high,
+        message=found.message,
+    )
 
 
 def prediction(answer: Forecasts) -> Prediction:
@@ -65,6 +88,7 @@ def prediction(answer: Forecasts) -> Prediction:
         predicted_reservations=float(answer.values[0]),
         interval=answer.intervals()[0],
         model_version=answer.version,
+        warnings=[_warning(found) for found in answer.outside],
     )
 
 
@@ -74,6 +98,10 @@ def batch_prediction(answer: Forecasts) -> BatchPrediction:
         predicted_reservations=answer.values.tolist(),
         intervals=answer.intervals(),
         model_version=answer.version,
+        warnings=[
+            BatchInputWarning(listing=found.row, **_warning(found).model_dump())
+            for found in answer.outside
+        ],
     )
 
 
@@ -90,3 +118,14 @@ def interval_info(served: Served) -> IntervalInfo:
         holdout_coverage=served.holdout_tag(Tag.HOLDOUT_COVERAGE),
         holdout_width=served.holdout_tag(Tag.HOLDOUT_WIDTH),
     )
+
+
+def ranges_info(served: Served) -> InputRanges | None:
+    """GET /model's `input_ranges`: what the served version was trained on."""
+    if served.ranges is None:
+        return None
+    ranges = [
+        FeatureRange(field=r.feature, low=r.low, high=r.high, quantiles=r.quantiles)
+        for r in served.ranges.ranges
+    ]
+    return InputRanges(rows=served.ranges.rows, ranges=ranges)

@@ -47,6 +47,12 @@ PREDICTIONS = Counter(
     "Predictions made, by route and model version (a batch counts each listing).",
     ["route", "model_version"],
 )
+OUT_OF_RANGE = Counter(
+    "fleetcast_input_out_of_range",
+    "Input values outside the served version's training range, by feature (each one answered"
+    " with a warning, never refused).",
+    ["field"],
+)
 RELOADS = Counter(
     "fleetcast_reloads",
     "Reload attempts by trigger (startup, event, poll, api) and outcome (loaded, unchanged,"

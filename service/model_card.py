@@ -14,7 +14,7 @@ from features.settings import Settings
 from features.stores import model_registry
 from features.stores.reports import latest_drift_report
 from service.champion import Served, worker_pid
-from service.forecasts import interval_info
+from service.forecasts import interval_info, ranges_info
 from service.reloader import Slot
 from service.schemas import AuditEntry, DriftReportInfo, ModelHistory, ModelInfo, Scores
 
@@ -51,6 +51,7 @@ def model_info(settings: Settings, slot: Slot, served: Served) -> ModelInfo:
         cv=served.scores(Tag.cv),
         yardsticks=yardsticks(served),
         interval=interval_info(served),
+        input_ranges=ranges_info(served),
         features=list(FEATURE_NAMES),
         backend=served.backend,
         backend_note=served.backend_note,

@@ -89,12 +89,35 @@ class Interval(BaseModel):
     )
 
 
+class InputWarning(BaseModel):
+    """An input outside what the served version was trained on: answered all the same."""
+
+    field: str = Field(
+        description="The feature: a listing attribute, or price_diff / price_ratio (derived "
+        "from actual_price and recommended_price)."
+    )
+    value: float
+    low: float = Field(description="The smallest value among the version's training rows.")
+    high: float = Field(description="The largest.")
+    message: str
+
+
+class BatchInputWarning(InputWarning):
+    """An input warning of one listing of a batch."""
+
+    listing: int = Field(ge=0, description="The listing's index in the request.")
+
+
+_WARNINGS = "Inputs outside the served version's training range (empty: none)."
+
+
 class Prediction(BaseModel):
     """Forecast reservations for one listing, its range, and the model version that made both."""
 
     predicted_reservations: float = Field(ge=0)
     interval: Interval
     model_version: str
+    warnings: list[InputWarning] = Field(default_factory=list, description=_WARNINGS)
 
 
 class BatchPrediction(BaseModel):
@@ -103,6 +126,23 @@ class BatchPrediction(BaseModel):
     predicted_reservations: list[float]
     intervals: list[Interval]
     model_version: str
+    warnings: list[BatchInputWarning] = Field(default_factory=list, description=_WARNINGS)
+
+
+class FeatureRange(BaseModel):
+    """One feature's values among the served version's training rows."""
+
+    field: str
+    low: float
+    high: float
+    quantiles: dict[str, float] = Field(description='e.g. {"q01": ..., "q50": ..., "q99": ...}')
+
+
+class InputRanges(BaseModel):
+    """What the served version was trained on: answers outside it carry warnings."""
+
+    rows: int = Field(description="Training rows the ranges were measured on.")
+    ranges: list[FeatureRange]
 
 
 class Registered(Prediction):
@@ -169,6 +209,10 @@ class ModelInfo(BaseModel):
         "holdout, to read the version's scores against."
     )
     interval: IntervalInfo
+    input_ranges: InputRanges | None = Field(
+        description="Each feature's training range (null: trained before ranges were recorded; "
+        "its answers carry no warnings)."
+    )
     features: list[str]
     backend: str  # "onnx" or "sklearn"
     backend_note: str

@@ -163,6 +163,8 @@ class Fleetcast:
         if self.settings.prediction_log:
             self.log.record(answer.logged(request_id, route, ids, features))
         metrics.PREDICTIONS.labels(route, served.version).inc(len(answer.values))
+        for found in answer.outside:
+            metrics.OUT_OF_RANGE.labels(found.feature).inc()
         return answer
 
     @bentoml.api(output_spec=Prediction)

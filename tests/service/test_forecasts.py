@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from features.contract.formulas import FEATURE_NAMES
+from features.contract.input_ranges import InputRanges, observe
 from features.contract.intervals import METHOD, Calibration
 from features.contract.registry import Tag
 from service.champion import Served
@@ -16,7 +18,9 @@ from service.schemas import Interval
 CALIBRATION = Calibration(level=0.8, lower=-1.2, upper=1.5, rows=900)
 
 
-def _served(values: list[float], tags: dict[str, str] | None = None) -> Served:
+def _served(
+    values: list[float], tags: dict[str, str] | None = None, ranges: InputRanges | None = None
+) -> Served:
     """A version whose model answers `values` (one per row asked)."""
     answers = np.asarray(values, dtype=np.float64)
     return Served(
@@ -24,6 +28,7 @@ def _served(values: list[float], tags: dict[str, str] | None = None) -> Served:
         run_id="run",
         predict=lambda x: answers[: len(x)],
         calibration=CALIBRATION,
+        ranges=ranges,
         backend="sklearn",
         backend_note="",
         tags=tags or {},
@@ -76,3 +81,22 @@ def test_a_range_is_whole_non_negative_reservations() -> None:
         Interval(lower=-1, upper=2, level=0.8)
     with pytest.raises(ValidationError, match="valid integer"):
         Interval(lower=1.5, upper=2, level=0.8)
+
+
+def test_inputs_outside_the_training_ranges_are_answered_with_warnings() -> None:
+    width = len(FEATURE_NAMES)
+    seen = observe(np.vstack([np.zeros(width), np.full(width, 10.0)]))
+    rows = np.full((3, width), 5.0)
+    rows[1, 0], rows[2, width - 1] = 1e9, -1e-300
+    answer = forecast(_served([1.0, 2.0, 3.0], ranges=seen), rows)
+    batch = batch_prediction(answer)
+    assert batch.predicted_reservations == [1.0, 2.0, 3.0]  # answered all the same
+    assert [(w.listing, w.field, w.value, w.low, w.high) for w in batch.warnings] == [
+        (1, FEATURE_NAMES[0], 1e9, 0.0, 10.0),
+        (2, FEATURE_NAMES[-1], -1e-300, 0.0, 10.0),
+    ]
+    assert batch.warnings[0].message.startswith(f"{FEATURE_NAMES[0]}: 1e+09 is outside")
+    inside = prediction(forecast(_served([1.0], ranges=seen), rows[:1]))
+    assert inside.warnings == []
+    unknown = prediction(forecast(_served([1.0]), rows[1:2]))  # a version without ranges
+    assert unknown.warnings == []
