@@ -146,6 +146,17 @@ function showForecast(prefix, body) {
   $(`${prefix}-interval`).textContent =
     `${range(body.interval)} reservations (${Math.round(level * 100)}% range)`;
   $(`${prefix}-version`).textContent = body.model_version;
+  const warnings = body.warnings ?? [];
+  const list = $(`${prefix}-warnings`);
+  list.replaceChildren(...warnings.map((w) => el("li", {}, warningText(w))));
+  list.closest(".warnings").hidden = !warnings.length;
+}
+
+/** An input the model has no evidence for: the service answered it, and says so. */
+function warningText({ field, value, low, high }) {
+  const name = listingRules?.[field]?.title ?? field;
+  return `${name} ${number(value)} is outside the training range (${number(low)}–${number(high)}):`
+    + " the forecast is an extrapolation.";
 }
 
 async function onPriceSubmit(event) {

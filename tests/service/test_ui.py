@@ -129,6 +129,28 @@ def test_the_form_is_the_schemas_and_forecasts_what_the_api_answers(
     assert sent(browser)[0] == "/predict"
 
 
+def test_an_input_unlike_the_training_data_is_forecast_with_a_warning(
+    browser: Chrome, service: RunningService
+) -> None:
+    open_page(browser, service)
+    fill(browser, "field-description", "100000000")
+    submit_listing(browser)
+    shown_forecast(browser, "forecast")  # answered all the same
+    warned = text_of(browser, "#forecast-warnings")
+    reply = service.post("/predict", schema_example(service) | {"description": 100_000_000})
+    (warning,) = reply.json()["warnings"]
+    assert warned.startswith("Description 100,000,000 is outside the training range")
+    assert f"({warning['low']:,g}{EN_DASH}{warning['high']:,g})" in warned
+    fill(browser, "field-description", str(int(warning["high"])))  # back inside: no warning
+    submit_listing(browser)
+    wait(browser).until(
+        lambda d: (
+            d.find_element(By.ID, "price-result").is_displayed()
+            and not d.find_element(By.ID, "forecast-warnings").is_displayed()
+        )
+    )
+
+
 BAD_VALUES = {  # field -> (what is typed, the body the service gets for it)
     "actual_price": ("0", 0),
     "num_images": ("-1", -1),
