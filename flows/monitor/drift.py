@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact
 from prefect.events import emit_event
 
-from features.contract import clock
+from features.contract import clock, input_ranges
 from features.contract.events import DRIFT_DETECTED, model_resource
 from features.contract.registry import Tag, tag_number
 from features.settings import Settings, get_settings
@@ -57,6 +57,7 @@ def resolve_champion(settings: Settings) -> Champion:
         holdout_mae=tag_number(version.tags, Tag.holdout("mae")),
         interval_level=tag_number(version.tags, Tag.INTERVAL_LEVEL),
         holdout_coverage=tag_number(version.tags, Tag.HOLDOUT_COVERAGE),
+        input_ranges=input_ranges.from_tags(dict(version.tags), str(version.version)),
     )
 
 

@@ -3,11 +3,14 @@ forms it is shown in (JSON beside the report, the Prefect artifact, the printed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from features.contract import clock
+from features.contract.formulas import FEATURE_NAMES
+from features.contract.input_ranges import InputRanges
 from features.settings import Settings
 from flows.monitor.drift_data import Current, live_coverage
 from flows.monitor.drift_report import DRIFT_METHOD, DRIFT_THRESHOLD, ColumnDrift, Numbers
@@ -23,6 +26,7 @@ class Champion:
     holdout_mae: float | None  # measured by the promote flow; the yardstick of live error
     interval_level: float | None  # what its ranges are calibrated to contain (tags at training)
     holdout_coverage: float | None  # their coverage on the promotion holdout, if judged
+    input_ranges: InputRanges | None = None  # its training rows' ranges (None: not recorded)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,10 @@ class DriftResult:
     interval_level: float | None
     holdout_coverage: float | None
     created_at: str
+    # Share of current rows with some feature outside the champion's training ranges, and each
+    # feature's share (None, {}: the champion has no recorded ranges, or no current rows).
+    out_of_range_share: float | None = None
+    out_of_range: dict[str, float] = field(default_factory=dict)
     report_path: str | None = None  # set once the report is saved
     numbers_path: str | None = None
     flow_run_id: str | None = None
@@ -83,6 +91,7 @@ def judge(
     ranges' live coverage is reported beside the MAE, not judged."""
     outcome_id, pairs = outcomes
     coverage, coverage_rows = live_coverage(pairs)
+    outside_share, outside = outside_ranges(champion.input_ranges, current.rows)
     ratio = None
     if numbers is not None and numbers.mae is not None and champion.holdout_mae:
         ratio = numbers.mae / champion.holdout_mae
@@ -122,8 +131,33 @@ def judge(
         interval_level=champion.interval_level,
         holdout_coverage=champion.holdout_coverage,
         created_at=clock.stamp("milliseconds"),
+        out_of_range_share=outside_share,
+        out_of_range=outside,
     )
     return _with_message(result)
+
+
+def outside_ranges(
+    ranges: InputRanges | None, rows: pl.DataFrame
+) -> tuple[float | None, dict[str, float]]:
+    """The share of `rows` with some feature outside `ranges`, and each feature's share: the
+    inputs the served answers warned of, seen over the whole window."""
+    if ranges is None or rows.height == 0:
+        return None, {}
+    found = ranges.outside(rows.select(FEATURE_NAMES).cast(pl.Float64).to_numpy())
+    by_feature = Counter(w.feature for w in found)
+    shares = {name: by_feature[name] / rows.height for name in FEATURE_NAMES}
+    return len({w.row for w in found}) / rows.height, shares
+
+
+def _outside_words(r: DriftResult) -> str:
+    """The out-of-range share in words (call only with a share)."""
+    worst = sorted((v, k) for k, v in r.out_of_range.items() if v > 0)[::-1][:3]
+    named = ", ".join(f"{name} {share:.1%}" for share, name in worst) or "none"
+    return (
+        f"inputs outside the champion's training ranges: {r.out_of_range_share:.1%} of "
+        f"current rows (most: {named})"
+    )
 
 
 def _with_message(result: DriftResult) -> DriftResult:
@@ -180,6 +214,7 @@ def drift_metrics(r: DriftResult) -> dict[str, float]:
         "mae_ratio": r.mae_ratio,
         "coverage": r.coverage,
         "coverage_rows": float(r.coverage_rows),
+        "out_of_range_share": r.out_of_range_share,
     }
     return {key: float(value) for key, value in numbers.items() if value is not None}
 
@@ -214,6 +249,8 @@ def summary_lines(r: DriftResult) -> list[str]:
         )
     if r.coverage is not None:
         lines.append(_coverage_words(r))
+    if r.out_of_range_share is not None:
+        lines.append(_outside_words(r))
     if r.report_path:
         lines.append(f"report: {r.report_path}")
     return lines
@@ -255,5 +292,8 @@ def markdown(r: DriftResult) -> str:
         ]
     if r.coverage is not None:
         words = _coverage_words(r)
+        lines += ["", f"{words[0].upper()}{words[1:]}."]
+    if r.out_of_range_share is not None:
+        words = _outside_words(r)
         lines += ["", f"{words[0].upper()}{words[1:]}."]
     return "\n".join(lines)

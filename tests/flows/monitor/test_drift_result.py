@@ -3,10 +3,14 @@ ranges' live coverage reported beside the MAE in every form of the result."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import polars as pl
 import pytest
 
-from features.contract.formulas import TARGET
+from features.contract.formulas import FEATURE_NAMES, TARGET
+from features.contract.input_ranges import observe
 from features.contract.prediction_log import LOWER, UPPER
 from features.contract.schema import ENTITY
 from features.settings import Settings
@@ -93,3 +97,31 @@ def test_without_ranged_outcomes_no_coverage_is_shown() -> None:
     assert drift_metrics(result)["outcome_rows"] == MIN_ROWS
     assert not any("coverage" in line for line in summary_lines(result))
     assert "coverage" not in markdown(result)
+
+
+def test_the_share_of_inputs_outside_the_champions_training_ranges_is_reported() -> None:
+    settings = Settings()
+    seen = observe(np.vstack([np.zeros(len(FEATURE_NAMES)), np.full(len(FEATURE_NAMES), 10.0)]))
+    values = np.full((4, len(FEATURE_NAMES)), 5.0)
+    values[1, 0] = 11.0  # one row with two features outside, one with one
+    values[1, -1] = -1.0
+    values[3, -1] = 10.5
+    rows = pl.DataFrame(values, schema=list(FEATURE_NAMES))
+    current = Current(kind="snapshot", source="snapshot s", rows=rows)
+    champion = Champion("1", None, "s", None, 0.8, None, input_ranges=seen)
+    numbers = Numbers(share_drifted=0.0, columns={}, mae=None, html="")
+    result = judge(settings, champion, rows, current, (None, _pairs([])), numbers)
+    assert result.out_of_range_share == 0.5
+    assert result.out_of_range[FEATURE_NAMES[-1]] == 0.5
+    assert result.out_of_range[FEATURE_NAMES[0]] == 0.25
+    assert drift_metrics(result)["out_of_range_share"] == 0.5
+    line = (
+        f"outside the champion's training ranges: 50.0% of current rows (most: {FEATURE_NAMES[-1]}"
+    )
+    assert any(line in text for text in summary_lines(result))
+    assert line in markdown(result)
+    unrecorded = judge(
+        settings, replace(champion, input_ranges=None), rows, current, (None, _pairs([])), numbers
+    )
+    assert (unrecorded.out_of_range_share, unrecorded.out_of_range) == (None, {})
+    assert "training ranges" not in markdown(unrecorded)
