@@ -74,10 +74,14 @@ class InputRanges:
         object.__setattr__(self, "_low", np.array([r.low for r in self.ranges]))
         object.__setattr__(self, "_high", np.array([r.high for r in self.ranges]))
 
+    def mask(self, features: np.ndarray) -> np.ndarray:
+        """True where a value of `features` (rows x FEATURE_NAMES) is outside its range."""
+        return (features < self._low) | (features > self._high)  # type: ignore[attr-defined]
+
     def outside(self, features: np.ndarray) -> list[OutOfRange]:
         """Each value of `features` (rows x FEATURE_NAMES) outside its range, row by row."""
         low, high = self._low, self._high  # type: ignore[attr-defined]
-        rows, columns = np.nonzero((features < low) | (features > high))
+        rows, columns = np.nonzero(self.mask(features))
         return [
             OutOfRange(int(r), self.ranges[c].feature, float(features[r, c]), low[c], high[c])
             for r, c in zip(rows.tolist(), columns.tolist(), strict=True)

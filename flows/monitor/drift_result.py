@@ -3,7 +3,6 @@ forms it is shown in (JSON beside the report, the Prefect artifact, the printed 
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -144,15 +143,14 @@ def outside_ranges(
     inputs the served answers warned of, seen over the whole window."""
     if ranges is None or rows.height == 0:
         return None, {}
-    found = ranges.outside(rows.select(FEATURE_NAMES).cast(pl.Float64).to_numpy())
-    by_feature = Counter(w.feature for w in found)
-    shares = {name: by_feature[name] / rows.height for name in FEATURE_NAMES}
-    return len({w.row for w in found}) / rows.height, shares
+    outside = ranges.mask(rows.select(FEATURE_NAMES).cast(pl.Float64).to_numpy())
+    shares = dict(zip(FEATURE_NAMES, outside.mean(axis=0).tolist(), strict=True))
+    return float(outside.any(axis=1).mean()), shares
 
 
 def _outside_words(r: DriftResult) -> str:
     """The out-of-range share in words (call only with a share)."""
-    worst = sorted((v, k) for k, v in r.out_of_range.items() if v > 0)[::-1][:3]
+    worst = sorted(((v, k) for k, v in r.out_of_range.items() if v > 0), reverse=True)[:3]
     named = ", ".join(f"{name} {share:.1%}" for share, name in worst) or "none"
     return (
         f"inputs outside the champion's training ranges: {r.out_of_range_share:.1%} of "

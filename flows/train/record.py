@@ -175,7 +175,8 @@ def record_training(
 
     client, experiment_id = model_registry.connect(settings)
     # What the model has seen: the rows it was fit on (the holdout is not among them).
-    ranges = observe(feature_frame(split.train).to_numpy())
+    fit_on = feature_frame(split.train)
+    ranges = observe(fit_on.to_numpy())
     lineage = _lineage(settings, meta, scores, best, trained_at, onnx, calibration, ranges)
     described = summary(meta, scores, best, str(lineage[Tag.ONNX]), calibration)
     run_tags = as_tags(lineage) | {
@@ -194,7 +195,7 @@ def record_training(
             run_id, params=tracking.params_of(_run_params(settings, split, scores, best, model))
         )
         tracking.log_fold_metrics(client, run_id, best)
-        training_rows = feature_frame(split.train).assign(**{TARGET: target(split.train)})
+        training_rows = fit_on.assign(**{TARGET: target(split.train)})
         source = snapshot_file(settings, meta.snapshot_id)
         tracking.log_training_input(client, run_id, training_rows, source, meta)
         artifacts = _artifacts(split, onnx, calibration, ranges, figures, table)
