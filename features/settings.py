@@ -106,6 +106,19 @@ class Settings(BaseSettings):
         description="Most a candidate's holdout coverage may fall short of the interval level "
         "by (0.05 = 5 points) before promotion refuses it.",
     )
+    promotion_live_evidence: Literal["off", "may", "must"] = Field(
+        "may",
+        description="Whether promotion uses the shadow's live comparison with the champion "
+        "(the drift flow's, on the same requests): off (holdout only); may (when there are "
+        "enough pairs, a candidate significantly worse live is refused); must (a candidate "
+        "without enough live pairs is refused too).",
+    )
+    live_min_pairs: int = Field(
+        100,
+        ge=10,
+        description="Fewest requests with an outcome, answered by both champion and shadow, "
+        "that make live evidence.",
+    )
     train_workers: int = Field(
         1,
         ge=1,

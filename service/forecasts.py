@@ -14,15 +14,13 @@ from features.contract.input_ranges import OutOfRange
 from features.contract.intervals import METHOD
 from features.contract.registry import Tag
 from service.champion import Served
+from service.model_schemas import FeatureRange, InputRanges, IntervalInfo
 from service.prediction_buffer import RequestPredictions
 from service.schemas import (
     BatchInputWarning,
     BatchPrediction,
-    FeatureRange,
-    InputRanges,
     InputWarning,
     Interval,
-    IntervalInfo,
     Prediction,
     Registered,
 )

@@ -15,8 +15,8 @@ from features.stores import model_registry
 from features.stores.reports import latest_drift_report
 from service.champion import Served, worker_pid
 from service.forecasts import interval_info, ranges_info
+from service.model_schemas import AuditEntry, DriftReportInfo, ModelHistory, ModelInfo, Scores
 from service.reloader import Slot
-from service.schemas import AuditEntry, DriftReportInfo, ModelHistory, ModelInfo, Scores
 
 # The registry is read on the request, so a store that accepts and never answers must not hold
 # the reply (MLflow's own HTTP timeout is 20 s per try, see champion.MLFLOW_HTTP_BOUNDS).

@@ -20,7 +20,7 @@ from features.local.prefect_server import running_local_url
 from features.settings import Settings
 from service import metrics
 from service.champion import Served, champion_version, load
-from service.schemas import EventListener, ReloadAttempt
+from service.model_schemas import EventListener, ReloadAttempt
 
 logger = logging.getLogger("fleetcast.service")
 RETRY_SECONDS = 5.0

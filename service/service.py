@@ -49,6 +49,7 @@ from service.http import (
 from service.landing import land
 from service.lookup import OnlineLookup
 from service.lookup_client import CoalescingLookup, retried_once
+from service.model_schemas import DriftReportInfo, ModelHistory, ModelInfo, ReloadAttempt, Workers
 from service.prediction_buffer import PredictionLog
 from service.reloader import Reloader, Slot
 from service.replies import (
@@ -62,18 +63,13 @@ from service.replies import (
 from service.schemas import (
     Batch,
     BatchPrediction,
-    DriftReportInfo,
     Listing,
-    ModelHistory,
-    ModelInfo,
     OnlineVehicle,
     Prediction,
     Registered,
-    ReloadAttempt,
     Vehicle,
     VehicleId,
     VehicleRef,
-    Workers,
 )
 from service.workers import live_workers
 

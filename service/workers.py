@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, multiprocess
 
 from features.local.processes import alive
 from service import metrics
-from service.schemas import ReloadSeen, WorkerStatus
+from service.model_schemas import ReloadSeen, WorkerStatus
 
 
 def _name(gauge: Any) -> str:

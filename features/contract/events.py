@@ -30,6 +30,11 @@ def promoted_version(payload: dict[str, Any]) -> str:
     return str(payload.get(PROMOTED_VERSION))
 
 
+# The version now at `challenger` (None when cleared), under PROMOTED_VERSION's key: the
+# service's workers load it as their shadow, or unload it. Resource: `model_resource`.
+CHALLENGER_SET = "fleetcast.model.challenger"
+
+
 def model_resource(registered_model: str) -> dict[str, str]:
     """The Prefect resource a model-registry event names."""
     return {

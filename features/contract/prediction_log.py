@@ -8,6 +8,11 @@ the `predictions` flow drains the stream (`features/stores/predictions.py`).
 Each prediction carries its calibrated range (`features.contract.intervals`) as `LOWER` and
 `UPPER`. Logs written before the ranges existed have no such values: stream entries decode and
 drained files read with null bounds.
+
+When a shadow (the `challenger` alias) is loaded, each prediction also carries the shadow's
+answer to the same features: its version, prediction and range (`SHADOW_*`), scored by the
+worker when it flushes its buffer, never while the request waits. Null without a shadow, or
+when the shadow failed on that batch.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ MODEL_VERSION = "model_version"
 PREDICTION = "prediction"
 LOWER = "lower"  # the prediction's interval, whole reservations (null in older logs)
 UPPER = "upper"
+SHADOW_VERSION = "shadow_version"  # the shadow that scored the same features (null: none)
+SHADOW_PREDICTION = "shadow_prediction"
+SHADOW_LOWER = "shadow_lower"
+SHADOW_UPPER = "shadow_upper"
 STREAM_ID = "stream_id"
 FIELD = b"p"  # the one field of a stream entry: the JSON-encoded row
 
@@ -45,6 +54,10 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
     PREDICTION: pl.Float64(),
     LOWER: pl.Int64(),
     UPPER: pl.Int64(),
+    SHADOW_VERSION: pl.String(),
+    SHADOW_PREDICTION: pl.Float64(),
+    SHADOW_LOWER: pl.Int64(),
+    SHADOW_UPPER: pl.Int64(),
 }
 CHECKPOINT_FILE = "drained.json"
 
@@ -63,6 +76,21 @@ class LoggedPrediction:
     prediction: float
     lower: int
     upper: int
+    shadow_version: str | None = None
+    shadow_prediction: float | None = None
+    shadow_lower: int | None = None
+    shadow_upper: int | None = None
+
+
+def _shadow(entry: LoggedPrediction) -> list[object]:
+    if entry.shadow_version is None or entry.shadow_prediction is None:
+        return []
+    return [
+        entry.shadow_version,
+        float(entry.shadow_prediction),
+        None if entry.shadow_lower is None else int(entry.shadow_lower),
+        None if entry.shadow_upper is None else int(entry.shadow_upper),
+    ]
 
 
 def encode(entry: LoggedPrediction) -> bytes:
@@ -79,6 +107,7 @@ def encode(entry: LoggedPrediction) -> bytes:
             float(entry.prediction),
             int(entry.lower),
             int(entry.upper),
+            *_shadow(entry),
         ],
         separators=(",", ":"),
     ).encode()
@@ -94,10 +123,11 @@ def decode(entries: Sequence[StreamEntry] | None) -> pl.DataFrame:
     for stream_id, fields in entries or []:
         if stream_id is None or fields is None:
             continue  # an entry trimmed while being read
-        request_id, item, micros, route, version, vehicle_id, features, prediction, *bounds = (
+        request_id, item, micros, route, version, vehicle_id, features, prediction, *rest = (
             json.loads(fields[FIELD])
         )
-        lower, upper = bounds or (None, None)  # an entry logged before predictions had ranges
+        # Older entries end earlier: no range (before ranges), no shadow (none loaded).
+        lower, upper, *shadow = rest + [None] * (6 - len(rest))
         rows.append(
             (
                 _text(stream_id),
@@ -111,6 +141,7 @@ def decode(entries: Sequence[StreamEntry] | None) -> pl.DataFrame:
                 prediction,
                 lower,
                 upper,
+                *shadow,
             )
         )
     return pl.DataFrame(rows, schema=LOG_SCHEMA, orient="row")

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 CANDIDATE = "candidate"
 CHAMPION = "champion"
+# The version every service worker scores beside the champion, off the response path (its
+# answers go to the prediction log only): set when a candidate is judged and not promoted, or
+# by `fleetcast shadow set`; cleared by `fleetcast shadow clear` or when it is promoted.
+CHALLENGER = "challenger"
 # The two yardsticks every training run scores on the same folds as the families, and whose
 # scores travel with each version: the seed's hand-rolled model and the median of the target.
 REFERENCE = "reference"
@@ -68,6 +72,18 @@ class Tag:
     RESTORED_REASON = "fleetcast.restored_reason"
     RESTORED_FROM = "fleetcast.restored_from_version"
     ROLLED_BACK_AT = "fleetcast.rolled_back_at"
+    # The shadow's live comparison with the champion on the same requests, written on the
+    # shadow's version by the drift flow (flows.monitor.shadow); promotion may use it.
+    LIVE_CHAMPION_VERSION = "fleetcast.live_champion_version"
+    LIVE_PAIRS = "fleetcast.live_pairs"  # requests with an outcome both versions answered
+    LIVE_MAE = "fleetcast.live_mae"  # the shadow's MAE on them
+    LIVE_CHAMPION_MAE = "fleetcast.live_champion_mae"
+    LIVE_DIFF = "fleetcast.live_mae_diff"  # shadow minus champion, mean absolute error
+    LIVE_DIFF_LOW = "fleetcast.live_mae_diff_low"  # its paired-bootstrap interval
+    LIVE_DIFF_HIGH = "fleetcast.live_mae_diff_high"
+    LIVE_COVERAGE = "fleetcast.live_coverage"  # the shadow's interval coverage on them
+    LIVE_CHAMPION_COVERAGE = "fleetcast.live_champion_coverage"
+    LIVE_MEASURED_AT = "fleetcast.live_measured_at"
     # On each run of the drift experiment: the champion it judged, and the verdict.
     JUDGED_MODEL = "fleetcast.judged_model"
     JUDGED_VERSION = "fleetcast.judged_version"
