@@ -57,6 +57,7 @@ class Tag:
     REPLACED_VERSION = "fleetcast.replaced_version"
     DECISION_SNAPSHOT_ID = "fleetcast.decision_snapshot_id"
     DECISION_FLOW_RUN_ID = "fleetcast.decision_flow_run_id"
+    DECISION_EVIDENCE = "fleetcast.decision_evidence"  # holdout only, or holdout + live
     COMPARED_TO_CHAMPION = "fleetcast.compared_to_champion"
     PROMOTION_MIN_EFFECT = "fleetcast.promotion_min_effect"
     PROMOTION_CONFIDENCE = "fleetcast.promotion_confidence"

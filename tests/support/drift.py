@@ -17,6 +17,10 @@ from features.contract.prediction_log import (
     PREDICTION,
     REQUEST_ID,
     ROUTE,
+    SHADOW_LOWER,
+    SHADOW_PREDICTION,
+    SHADOW_UPPER,
+    SHADOW_VERSION,
     STREAM_ID,
     UPPER,
 )
@@ -31,13 +35,16 @@ def log_rows(
     model_version: str,
     vehicle_ids: Sequence[int | None] | None = None,
     bounds: tuple[Sequence[int | None], Sequence[int | None]] | None = None,
+    shadow: tuple[str, Sequence[float | None]] | None = None,
 ) -> pl.DataFrame:
     """One log row per row of `features` (FEATURE_NAMES columns), in `LOG_SCHEMA`; without
-    `bounds` (lower and upper per row) the ranges are null, as in logs from before them."""
+    `bounds` (lower and upper per row) the ranges are null, as in logs from before them;
+    without `shadow` (a version and its answer per row) no shadow answered."""
     n = features.height
     times = [predicted_at] * n if isinstance(predicted_at, dt.datetime) else list(predicted_at)
     ids = list(vehicle_ids) if vehicle_ids is not None else [None] * n
     lower, upper = bounds if bounds is not None else ([None] * n, [None] * n)
+    shadow_version, shadow_answers = shadow if shadow is not None else (None, [None] * n)
     return pl.DataFrame(
         {
             STREAM_ID: [f"1-{i}" for i in range(n)],
@@ -51,6 +58,10 @@ def log_rows(
             PREDICTION: [float(p) for p in predictions],
             LOWER: list(lower),
             UPPER: list(upper),
+            SHADOW_VERSION: [shadow_version] * n,
+            SHADOW_PREDICTION: list(shadow_answers),
+            SHADOW_LOWER: list(lower) if shadow is not None else [None] * n,
+            SHADOW_UPPER: list(upper) if shadow is not None else [None] * n,
         },
         schema=LOG_SCHEMA,
     )

@@ -4,19 +4,22 @@ or deliberately bad models, all through the real MLflow store."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import mlflow
 from prefect.events.clients import get_events_subscriber
-from prefect.events.filters import EventFilter, EventNameFilter
+from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
 from sklearn.base import RegressorMixin
 from sklearn.dummy import DummyRegressor
 from sklearn.model_selection import KFold, cross_val_predict
 
-from features.contract.events import MODEL_PROMOTED, model_resource
+from features.contract.events import MODEL_PROMOTED, PROMOTED_VERSION, model_resource
 from features.contract.intervals import calibrate
 from features.contract.registry import CANDIDATE, CHAMPION, training_tags
 from features.settings import Settings
@@ -75,29 +78,67 @@ def register_constant(
     return register_fitted(settings, source, model, f"constant-{constant}", alias)
 
 
+def register_broken(settings: Settings, source: Any, folder: Path) -> str:
+    """A version whose files are there but whose model is not a pickle: it fails to load."""
+    # The store named, not the process-wide one (a drained test may have moved FLEETCAST_HOME).
+    store = settings.tracking_uri
+    local = mlflow.artifacts.download_artifacts(
+        source.source, tracking_uri=store, registry_uri=store
+    )
+    broken = Path(shutil.copytree(local, folder / "broken-model"))
+    (broken / "model.pkl").write_bytes(b"not a pickle")
+    client, _ = model_registry.connect(settings)
+    tags = training_tags(source.tags)
+    created = client.create_model_version(
+        settings.registered_model, broken.as_uri(), run_id=source.run_id, tags=tags
+    )
+    return str(created.version)
+
+
+# `version` unset: any version. A client's events are delivered at least once (it resends the
+# ones not yet acknowledged when it reconnects), so an earlier event can arrive after this one.
+ANY_VERSION = object()
+
+
 async def first_promotion_event(
-    settings: Settings, sink: list[Any], listening: threading.Event
+    settings: Settings,
+    sink: list[Any],
+    listening: threading.Event,
+    name: str = MODEL_PROMOTED,
+    version: object = ANY_VERSION,
 ) -> None:
-    """Append the first `fleetcast.model.promoted` event of the settings' model to `sink`."""
+    """Append the first `name` event (`fleetcast.model.promoted` unless told) of the settings'
+    model to `sink`; with `version`, the first that names it (None: an alias cleared)."""
     wanted = model_resource(settings.registered_model)["prefect.resource.id"]
-    only_promotions = EventFilter(event=EventNameFilter(name=[MODEL_PROMOTED]))
+    # From now on: the server backfills a new subscriber with recent matching events, and an
+    # earlier test's (or this test's earlier) event is not the one awaited.
+    only_promotions = EventFilter(
+        event=EventNameFilter(name=[name]),
+        occurred=EventOccurredFilter(since=dt.datetime.now(dt.UTC)),
+    )
     async with get_events_subscriber(filter=only_promotions) as subscriber:
         listening.set()
         async with asyncio.timeout(40):
             async for event in subscriber:
-                if event.resource.id == wanted:
+                named = event.payload.get(PROMOTED_VERSION)
+                if event.resource.id == wanted and version in (ANY_VERSION, named):
                     sink.append(event)
                     return
 
 
 @contextmanager
-def first_promotion_received(settings: Settings) -> Iterator[list[Any]]:
+def first_promotion_received(
+    settings: Settings, name: str = MODEL_PROMOTED, version: object = ANY_VERSION
+) -> Iterator[list[Any]]:
     """A real subscriber of the Prefect server, listening before the block runs; after the
-    block (up to 30 s more), the list holds the first promotion event of the settings' model."""
+    block (up to 30 s more), the list holds the first `name` event (a promotion unless told)
+    of the settings' model (naming `version`, if given)."""
     received: list[Any] = []
     listening = threading.Event()
     listener = threading.Thread(
-        target=lambda: asyncio.run(first_promotion_event(settings, received, listening)),
+        target=lambda: asyncio.run(
+            first_promotion_event(settings, received, listening, name, version)
+        ),
         daemon=True,
     )
     listener.start()

@@ -1,10 +1,12 @@
 """The prediction log's encoding: a logged prediction comes back with its range, and entries
-logged before predictions had ranges still decode (with null bounds)."""
+logged before predictions had ranges still decode (with null bounds), and the shadow's answer
+travels beside the champion's when there is one."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import polars as pl
 
@@ -14,6 +16,10 @@ from features.contract.prediction_log import (
     LOG_SCHEMA,
     LOWER,
     PREDICTION,
+    SHADOW_LOWER,
+    SHADOW_PREDICTION,
+    SHADOW_UPPER,
+    SHADOW_VERSION,
     UPPER,
     LoggedPrediction,
     decode,
@@ -49,4 +55,32 @@ def test_an_entry_logged_before_ranges_existed_decodes_with_null_bounds() -> Non
 
 def test_the_bounds_are_whole_number_columns_of_the_log() -> None:
     assert LOG_SCHEMA[LOWER] == pl.Int64() and LOG_SCHEMA[UPPER] == pl.Int64()
-    assert list(LOG_SCHEMA)[-3:] == [PREDICTION, LOWER, UPPER]
+    names = list(LOG_SCHEMA)
+    at = names.index(PREDICTION)
+    assert names[at : at + 3] == [PREDICTION, LOWER, UPPER]
+    assert LOG_SCHEMA[SHADOW_LOWER] == pl.Int64() and LOG_SCHEMA[SHADOW_UPPER] == pl.Int64()
+
+
+def test_an_entry_with_the_shadows_answer_decodes_both_answers() -> None:
+    shadowed = replace(
+        _logged(1, 7),
+        shadow_version="5",
+        shadow_prediction=4.25,
+        shadow_lower=2,
+        shadow_upper=9,
+    )
+    frame = decode([(b"5-0", {FIELD: encode(shadowed)}), (b"5-1", {FIELD: encode(_logged(1, 7))})])
+    assert frame.schema == pl.Schema(LOG_SCHEMA)
+    columns = (
+        PREDICTION,
+        LOWER,
+        UPPER,
+        SHADOW_VERSION,
+        SHADOW_PREDICTION,
+        SHADOW_LOWER,
+        SHADOW_UPPER,
+    )
+    assert frame.select(columns).rows() == [
+        (3.5, 1, 7, "5", 4.25, 2, 9),
+        (3.5, 1, 7, None, None, None, None),  # no shadow loaded: the entry ends at the range
+    ]
