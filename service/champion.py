@@ -23,6 +23,7 @@ from features.contract.formulas import FEATURE_NAMES, feature_matrix
 from features.contract.input_ranges import InputRangeError, InputRanges
 from features.contract.intervals import Calibration, CalibrationError, from_tags
 from features.contract.registry import (
+    CHALLENGER,
     METRICS,
     ONNX_ARTIFACT,
     ONNX_INPUT,
@@ -99,6 +100,12 @@ def champion_version(settings: Settings) -> Any:
     """The model version the `champion` alias points at now."""
     bound_mlflow_http()
     return model_registry.champion(settings)
+
+
+def challenger_version(settings: Settings) -> Any | None:
+    """The model version the `challenger` alias points at now (None: no shadow)."""
+    bound_mlflow_http()
+    return model_registry.version_at_alias(settings, CHALLENGER)
 
 
 def _sklearn_model(settings: Settings, version: Any) -> Any:

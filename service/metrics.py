@@ -53,6 +53,37 @@ OUT_OF_RANGE = Counter(
     " with a warning, never refused).",
     ["field"],
 )
+WORKER_SHADOW_VERSION = Gauge(
+    "fleetcast_worker_shadow_version",
+    "The shadow (challenger) version each live worker scores beside the champion; 0: none.",
+    ["registered_model"],
+    multiprocess_mode="liveall",
+)
+SHADOW_LIVE_MAE = Gauge(
+    "fleetcast_shadow_live_mae",
+    "Live MAE on the same requests, of the shadow and of the champion (role), as the drift"
+    " flow last measured it, per worker; NaN: not measured yet, or no shadow.",
+    ["registered_model", "role"],
+    multiprocess_mode="liveall",
+)
+SHADOW_PREDICTIONS = Counter(
+    "fleetcast_shadow_predictions",
+    "Rows the shadow scored beside the champion (logged, never answered), by its version.",
+    ["model_version"],
+)
+SHADOW_ERRORS = Counter(
+    "fleetcast_shadow_errors", "Rows the shadow failed to score (logged without its answer)."
+)
+SHADOW_ABS_DIFF = Counter(
+    "fleetcast_shadow_abs_diff",
+    "Sum of |shadow - champion| over the rows both scored: divided by the rate of"
+    " fleetcast_shadow_predictions_total, their mean disagreement (known before any outcome).",
+)
+SHADOW_RELOADS = Counter(
+    "fleetcast_shadow_reloads",
+    "Shadow reload attempts by trigger and outcome (loaded, unchanged, unloaded, failed).",
+    ["trigger", "outcome"],
+)
 RELOADS = Counter(
     "fleetcast_reloads",
     "Reload attempts by trigger (startup, event, poll, api) and outcome (loaded, unchanged,"
@@ -93,6 +124,11 @@ def served(registered_model: str, old: str | None, new: str) -> None:
     MODEL_INFO.labels(registered_model, new).set(1)
     WORKER_MODEL_VERSION.labels(registered_model).set(float(new))
     WORKER_LOADED_AT.labels(registered_model).set(time.time())
+
+
+def shadowed(registered_model: str, version: str | None) -> None:
+    """This worker now scores `version` as its shadow (None: none)."""
+    WORKER_SHADOW_VERSION.labels(registered_model).set(0.0 if version is None else float(version))
 
 
 def attempted(trigger: str, outcome: str) -> None:

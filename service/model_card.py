@@ -17,6 +17,7 @@ from service.champion import Served, worker_pid
 from service.forecasts import interval_info, ranges_info
 from service.model_schemas import AuditEntry, DriftReportInfo, ModelHistory, ModelInfo, Scores
 from service.reloader import Slot
+from service.shadow import shadow_info
 
 # The registry is read on the request, so a store that accepts and never answers must not hold
 # the reply (MLflow's own HTTP timeout is 20 s per try, see champion.MLFLOW_HTTP_BOUNDS).
@@ -58,6 +59,7 @@ def model_info(settings: Settings, slot: Slot, served: Served) -> ModelInfo:
         loaded_at=served.loaded_at,
         last_reload=slot.last,
         events=slot.events,
+        shadow=shadow_info(slot.shadow, slot.shadow_last),
         worker_pid=worker_pid(),
     )
 

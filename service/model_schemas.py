@@ -28,16 +28,17 @@ class ReloadAttempt(BaseModel):
 
     at: str
     trigger: str
-    outcome: str  # "loaded", "unchanged" or "failed"
+    outcome: str  # "loaded", "unchanged" or "failed"; a shadow's also "unloaded"
     message: str
 
 
 class EventListener(BaseModel):
-    """This worker's subscription to promotion events: whether it is connected, what it got."""
+    """This worker's subscription to model events (promoted, challenger): whether it is
+    connected, what it got."""
 
     connected: bool
     connected_at: str | None = None  # the latest (re)connection
-    received: int = 0  # promotion events received since the worker started
+    received: int = 0  # promotion and challenger events received since the worker started
     last_version: str | None = None  # the version the latest event named
     last_received_at: str | None = None
 
@@ -63,6 +64,33 @@ class Scores(BaseModel):
     holdout: dict[str, float] = Field(
         description="On the promotion holdout (empty: never scored there)."
     )
+
+
+class LiveEvidence(BaseModel):
+    """The drift flow's latest comparison of the shadow with the champion, on the same
+    requests with an outcome (from the shadow version's tags)."""
+
+    measured_at: str
+    champion_version: str | None = Field(description="The champion it was compared with.")
+    pairs: int = Field(description="Requests with an outcome that both answered.")
+    mae: float | None = Field(description="The shadow's MAE on them.")
+    champion_mae: float | None
+    mae_diff: float | None = Field(description="Shadow minus champion MAE: below 0, better.")
+    mae_diff_low: float | None = Field(description="The paired-bootstrap interval of the diff.")
+    mae_diff_high: float | None
+    coverage: float | None = Field(description="Share of outcomes in the shadow's ranges.")
+    champion_coverage: float | None
+
+
+class ShadowInfo(BaseModel):
+    """The version this worker scores beside the champion (`challenger` alias), off the
+    response path: its answers go to the prediction log, never to a client."""
+
+    version: str | None = Field(description="null: no shadow loaded.")
+    backend: str | None
+    loaded_at: str | None
+    last_reload: ReloadAttempt | None
+    live: LiveEvidence | None = Field(description="null: no live comparison yet.")
 
 
 class ModelInfo(BaseModel):
@@ -91,6 +119,7 @@ class ModelInfo(BaseModel):
     loaded_at: str
     last_reload: ReloadAttempt | None
     events: EventListener
+    shadow: ShadowInfo
     worker_pid: int
 
 
@@ -130,6 +159,7 @@ class WorkerStatus(BaseModel):
     version: str | None
     loaded_at: str | None
     last_reload: ReloadSeen | None
+    shadow_version: str | None = Field(None, description="null: no shadow loaded.")
 
 
 class Workers(BaseModel):

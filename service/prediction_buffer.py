@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +25,8 @@ from features.local.redis_server import current_url
 from features.settings import Settings
 from features.stores.online import OnlineKeys
 from service import metrics
+from service.champion import Served
+from service.shadow import ShadowAnswers, score
 
 logger = logging.getLogger("fleetcast.service")
 
@@ -43,7 +45,10 @@ class RequestPredictions:
     lower: np.ndarray  # each prediction's interval (int64, as answered)
     upper: np.ndarray
 
-    def entries(self) -> list[LoggedPrediction]:
+    def entries(
+        self, shadow: ShadowAnswers | None = None, offset: int = 0
+    ) -> list[LoggedPrediction]:
+        """The log's rows; with the shadow's answers to them from row `offset` of `shadow`."""
         rows = zip(
             self.vehicle_ids,
             self.features.tolist(),
@@ -52,17 +57,43 @@ class RequestPredictions:
             self.upper.tolist(),
             strict=True,
         )
+        request, stamped, route, version = self.request_id, self.at, self.route, self.model_version
+        if shadow is None:
+            return [
+                LoggedPrediction(request, i, stamped, route, version, *row)
+                for i, row in enumerate(rows)
+            ]
+        end = offset + len(self.predictions)
+        answers = zip(
+            shadow.predictions[offset:end].tolist(),
+            shadow.lower[offset:end].tolist(),
+            shadow.upper[offset:end].tolist(),
+            strict=True,
+        )
         return [
-            LoggedPrediction(self.request_id, i, self.at, self.route, self.model_version, *row)
-            for i, row in enumerate(rows)
+            LoggedPrediction(request, i, stamped, route, version, *row, shadow.version, *answer)
+            for i, (row, answer) in enumerate(zip(rows, answers, strict=True))
         ]
+
+
+def entries_of(
+    batch: Sequence[RequestPredictions], shadow: ShadowAnswers | None
+) -> list[LoggedPrediction]:
+    """Every row of `batch`, each with the shadow's answer when there is one."""
+    found: list[LoggedPrediction] = []
+    for request in batch:
+        found.extend(request.entries(shadow, len(found)))
+    return found
 
 
 class PredictionLog:
     """A worker's buffer of served predictions and the task that flushes it to Redis."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, shadow: Callable[[], Served | None] = lambda: None
+    ) -> None:
         self._settings = settings
+        self._shadow = shadow  # the worker's shadow now: scored at each flush
         self._key = OnlineKeys(settings.redis_key_prefix).prediction_log
         self._pending: deque[RequestPredictions] = deque()
         self._rows = 0
@@ -94,7 +125,7 @@ class PredictionLog:
         batch, self._pending, rows = self._pending, deque(), self._rows
         self._rows = 0
         try:
-            await self._append([e for request in batch for e in request.entries()])
+            await self._append(await self._entries(batch))
         except BaseException:
             self._pending.extendleft(reversed(batch))
             self._rows += rows
@@ -103,6 +134,17 @@ class PredictionLog:
             metrics.LOG_BUFFERED.set(self._rows)
         metrics.LOG_WRITTEN.inc(rows)
         return rows
+
+    async def _entries(self, batch: Sequence[RequestPredictions]) -> list[LoggedPrediction]:
+        """The batch's log rows, scored by the shadow first when the worker has one: in a
+        thread, so requests keep being answered while it predicts."""
+        shadow = self._shadow()
+        if shadow is None:
+            return entries_of(batch, None)
+        features = [request.features for request in batch]
+        champion = [request.predictions for request in batch]
+        answers = await asyncio.to_thread(score, shadow, features, champion)
+        return entries_of(batch, answers)
 
     async def flush_forever(self) -> None:
         """Flush every `prediction_log_flush_seconds`; an unreachable Redis is retried, and

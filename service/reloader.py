@@ -1,8 +1,11 @@
-"""Keeping a worker on the current champion: Prefect events first, an alias poll as safety net.
+"""Keeping a worker on the current champion and shadow: Prefect events first, an alias poll as
+safety net.
 
-Every worker process runs its own Reloader. A reload resolves the alias once, loads and
-smoke-tests the new version off the event loop, then swaps it in with one assignment; a
-failure keeps the old version serving and is reported in /model.
+Every worker process runs its own Reloader. A reload resolves the `champion` alias once, loads
+and smoke-tests the new version off the event loop, then swaps it in with one assignment; a
+failure keeps the old version serving and is reported in /model. Then it does the same for the
+`challenger` alias, the shadow (`service.shadow`), with the same rules; a cleared alias (or one
+naming the champion itself) unloads the shadow. The shadow's failures never touch the champion.
 """
 
 from __future__ import annotations
@@ -12,14 +15,20 @@ import gc
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from features.contract import clock
-from features.contract.events import MODEL_PROMOTED, model_resource, promoted_version
+from features.contract.events import (
+    CHALLENGER_SET,
+    MODEL_PROMOTED,
+    model_resource,
+    promoted_version,
+)
 from features.local.prefect_server import running_local_url
 from features.settings import Settings
-from service import metrics
-from service.champion import Served, champion_version, load
+from service import metrics, shadow
+from service.champion import Served, challenger_version, champion_version, load
 from service.model_schemas import EventListener, ReloadAttempt
 
 logger = logging.getLogger("fleetcast.service")
@@ -39,6 +48,8 @@ class Slot:
 
     served: Served | None = None
     last: ReloadAttempt | None = None
+    shadow: Served | None = None  # scored beside `served` at each log flush, never answered
+    shadow_last: ReloadAttempt | None = None
     events: EventListener = field(default_factory=lambda: EventListener(connected=False))
 
 
@@ -56,6 +67,7 @@ class Reloader:
             before = self._slot.served
             attempt = await self._attempt(trigger)
             self._slot.last = attempt
+            await self._follow_shadow(trigger)
         metrics.attempted(trigger, attempt.outcome)
         now = self._slot.served
         if attempt.outcome == "loaded" and now is not None:
@@ -95,6 +107,45 @@ class Reloader:
             message=f"now serving v{served.version} ({served.backend}), was {previous}",
         )
 
+    async def _follow_shadow(self, trigger: str) -> None:
+        """Load, refresh or unload the shadow, as the `challenger` alias says now."""
+        attempt = await self._shadow_attempt(trigger)
+        self._slot.shadow_last = attempt
+        model = self._settings.registered_model
+        metrics.SHADOW_RELOADS.labels(trigger, attempt.outcome).inc()
+        metrics.shadowed(model, self._slot.shadow.version if self._slot.shadow else None)
+        shadow.publish_live(model, self._slot.shadow)
+        if attempt.outcome == "failed":
+            logger.warning("shadow reload (%s) failed: %s", trigger, attempt.message)
+        elif attempt.outcome != "unchanged":
+            logger.info("shadow reload (%s): %s", trigger, attempt.message)
+
+    async def _shadow_attempt(self, trigger: str) -> ReloadAttempt:
+        at = clock.stamp("milliseconds")
+        current = self._slot.shadow
+
+        def outcome(kind: str, message: str) -> ReloadAttempt:
+            return ReloadAttempt(at=at, trigger=trigger, outcome=kind, message=message)
+
+        try:
+            version: Any = await asyncio.to_thread(challenger_version, self._settings)
+            champion = self._slot.served
+            if version is None or (champion and str(version.version) == champion.version):
+                self._slot.shadow = None
+                if current is None:
+                    return outcome("unchanged", "no shadow (no challenger besides the champion)")
+                return outcome("unloaded", f"no shadow now, was v{current.version}")
+            if current is not None and str(version.version) == current.version:
+                # Same model; fresher tags (the drift flow's live comparison lands there).
+                self._slot.shadow = replace(current, tags=dict(version.tags))
+                return outcome("unchanged", f"v{current.version} is still the challenger")
+            loaded = await asyncio.to_thread(load, self._settings, version)
+        except Exception as error:  # the shadow as it was; the champion was never at stake
+            return outcome("failed", _reason(error))
+        self._slot.shadow = loaded
+        was = f"v{current.version}" if current else "none"
+        return outcome("loaded", f"shadow now v{loaded.version} ({loaded.backend}), was {was}")
+
     async def poll_forever(self) -> None:
         """Check the alias every `reload_poll_seconds`: catches events missed while down."""
         while True:
@@ -102,7 +153,8 @@ class Reloader:
             await self.reload("poll")
 
     async def listen_forever(self) -> None:
-        """Reload on `fleetcast.model.promoted`, reconnecting to Prefect forever."""
+        """Reload on `fleetcast.model.promoted` and `fleetcast.model.challenger`, reconnecting to
+        Prefect forever."""
         while True:
             try:
                 await self._listen()
@@ -124,19 +176,20 @@ class Reloader:
 
         resource = model_resource(self._settings.registered_model)["prefect.resource.id"]
         promotions = EventFilter(
-            event=EventNameFilter(name=[MODEL_PROMOTED]),
+            event=EventNameFilter(name=[MODEL_PROMOTED, CHALLENGER_SET]),
             resource=EventResourceFilter(id=[resource]),
         )
         async with get_events_subscriber(filter=promotions, reconnection_attempts=3) as events:
-            logger.info("listening for %s on %s", MODEL_PROMOTED, api_url)
+            logger.info("listening for %s, %s on %s", MODEL_PROMOTED, CHALLENGER_SET, api_url)
             self._slot.events = self._slot.events.model_copy(
                 update={"connected": True, "connected_at": clock.stamp("milliseconds")}
             )
             async for event in events:
-                self._received(promoted_version(event.payload))
-                served = self._slot.served
-                # Replays and duplicates are normal: act only on a version not served yet.
-                if served is None or promoted_version(event.payload) != served.version:
+                named = promoted_version(event.payload)
+                self._received(named)
+                # Replays and duplicates are normal: act only on a version not loaded yet.
+                slot = self._slot.shadow if event.event == CHALLENGER_SET else self._slot.served
+                if slot is None or named != slot.version:
                     await self.reload("event")
 
     def _received(self, version: str) -> None:

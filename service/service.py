@@ -104,7 +104,7 @@ class Fleetcast:
         self.slot = Slot()
         self.reloader = Reloader(self.settings, self.slot)
         self.online = CoalescingLookup(lambda ids: self.lookup.to_async.features(vehicle_ids=ids))
-        self.log = PredictionLog(self.settings)
+        self.log = PredictionLog(self.settings, lambda: self.slot.shadow)
         self._tasks: list[Any] = []
 
     @bentoml.on_startup

@@ -45,6 +45,7 @@ def _per_worker(registered_model: str, folder: str) -> dict[int, dict[str, Any]]
 
 def _status(pid: int, gauges: dict[str, Any]) -> WorkerStatus:
     version = gauges.get(_name(metrics.WORKER_MODEL_VERSION))
+    shadow = gauges.get(_name(metrics.WORKER_SHADOW_VERSION))
     loaded = gauges.get(_name(metrics.WORKER_LOADED_AT))
     reloads: dict[tuple[str, str], float] = gauges.get(_name(metrics.WORKER_LAST_RELOAD), {})
     last = max(reloads.items(), key=lambda item: item[1], default=None)
@@ -55,6 +56,7 @@ def _status(pid: int, gauges: dict[str, Any]) -> WorkerStatus:
         last_reload=None
         if last is None
         else ReloadSeen(at=_stamp(last[1]), trigger=last[0][0], outcome=last[0][1]),
+        shadow_version=str(int(shadow)) if shadow else None,  # 0 (or never set): none
     )
 
 

@@ -259,6 +259,19 @@ async function onLookupSubmit(event) {
 const scoreRow = (name, scores) => el("tr", {}, el("th", { scope: "row" }, name),
   el("td", {}, fixed(scores?.cv?.mae, 3)), el("td", {}, fixed(scores?.holdout?.mae, 3)));
 
+/** The shadow (the `challenger` alias, scored beside the champion off the response path) and
+ * its latest live comparison with the champion, as the drift flow measured it. */
+function shadowFact(shadow) {
+  if (!shadow?.version) return "none";
+  const live = shadow.live;
+  if (!live || !live.pairs) return el("span", {}, `version ${shadow.version}`,
+    el("small", { class: "method" }, "no live comparison yet"));
+  const diff = `${fixed(live.mae_diff, 3)} (${fixed(live.mae_diff_low, 3)} to ${fixed(live.mae_diff_high, 3)})`;
+  return el("span", {}, `version ${shadow.version}`, el("small", { class: "method" },
+    `live MAE ${fixed(live.mae, 3)} vs champion's ${fixed(live.champion_mae, 3)} on `
+    + `${live.pairs} requests; shadow minus champion ${diff}`));
+}
+
 function showChampion(reply) {
   const info = reply.ok ? reply.body : {};
   const interval = info.interval || {};
@@ -269,6 +282,7 @@ function showChampion(reply) {
     interval: interval.level && el("span", {}, `${percent(interval.level)} ranges`,
       el("small", { class: "method" }, interval.method)),
     width: typeof width === "number" && `${fixed(width, 1)} reservations`,
+    shadow: reply.ok && shadowFact(info.shadow),
   };
   for (const [id, value] of Object.entries(facts)) $(`model-${id}`).replaceChildren(value || DASH);
   $("model-error").textContent = reply.ok ? "" : reply.body.error;
@@ -298,7 +312,8 @@ function workerRow(worker, answeredBy) {
   const answered = worker.pid === answeredBy ? " (answered)" : "";
   const pid = el("th", { scope: "row" }, `${worker.pid}${answered}`);
   return el("tr", { "data-pid": worker.pid }, pid,
-    el("td", {}, worker.version ?? DASH), el("td", {}, when(worker.loaded_at)),
+    el("td", {}, worker.version ?? DASH), el("td", {}, worker.shadow_version ?? DASH),
+    el("td", {}, when(worker.loaded_at)),
     el("td", {}, when(reload.at)), el("td", {}, reload.trigger ?? DASH),
     el("td", {}, reload.outcome ?? DASH));
 }

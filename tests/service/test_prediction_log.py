@@ -3,13 +3,13 @@ them, and each stored row is the answer the client got, its range included."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import polars as pl
 import pytest
+from support.logs import drained
 
 from features.contract.formulas import FEATURE_NAMES, RAW_FEATURES
 from features.contract.prediction_log import (
@@ -22,16 +22,12 @@ from features.contract.prediction_log import (
     UPPER,
 )
 from features.contract.schema import ENTITY
-from features.settings import Settings
-from features.stores.predictions import scan_predictions
-from flows.monitor.drain import drain_predictions_flow
 from service.http import REQUEST_ID_HEADER, VERSION_HEADER
 
 if TYPE_CHECKING:
     from support.service_fixtures import RunningService
 
 pytestmark = pytest.mark.integration
-FLUSH_DEADLINE_S = 30.0  # the workers flush every 0.5 s; this only bounds a broken flush
 Answer = tuple[str, str, list[float], list[tuple[int, int]]]  # route, version, values, ranges
 
 
@@ -46,23 +42,6 @@ def _answer(route: str, reply: httpx.Response) -> Answer:
         values if isinstance(values, list) else [values],
         bounds,
     )
-
-
-def _drain(
-    service: RunningService, home: Path, monkeypatch: pytest.MonkeyPatch, request_ids: set[str]
-) -> pl.DataFrame:
-    """Drain the service's log into `home` (its own, so other tests' drains do not mix in)
-    until every one of `request_ids` is stored; everything stored there."""
-    for key in ("REDIS_URL", "FLEETCAST_REDIS_KEY_PREFIX", "PREFECT_API_URL"):
-        monkeypatch.setenv(key, service.env[key])
-    monkeypatch.setenv("FLEETCAST_HOME", str(home))
-    deadline = time.monotonic() + FLUSH_DEADLINE_S
-    while True:
-        drain_predictions_flow()
-        stored = scan_predictions(Settings()).collect()
-        if request_ids <= set(stored[REQUEST_ID]) or time.monotonic() > deadline:
-            return stored
-        time.sleep(0.2)
 
 
 def test_every_answer_is_logged_once_with_its_version_route_and_inputs(
@@ -80,7 +59,7 @@ def test_every_answer_is_logged_once_with_its_version_route_and_inputs(
     answers[batch.headers[REQUEST_ID_HEADER]] = _answer("/predict_batch", batch)
     by_id = service.post("/predict_by_id", {"vehicle_id": known_vehicle})
     answers[by_id.headers[REQUEST_ID_HEADER]] = _answer("/predict_by_id", by_id)
-    logged = _drain(service, tmp_path / "home", monkeypatch, set(answers))
+    logged = drained(service, tmp_path / "home", monkeypatch, set(answers))
     ours = logged.filter(pl.col(REQUEST_ID).is_in(list(answers))).sort(REQUEST_ID, ITEM)
     assert ours.height == 20 + 2 + 1  # each answer once: nothing lost, nothing twice
     for (request_id,), rows in ours.group_by(REQUEST_ID):
@@ -105,9 +84,9 @@ def test_a_second_drain_stores_only_what_is_new(
 ) -> None:
     home = tmp_path / "home"
     first = service.post("/predict", listing).headers[REQUEST_ID_HEADER]
-    before = _drain(service, home, monkeypatch, {first}).height
+    before = drained(service, home, monkeypatch, {first}).height
     ids = {service.post("/predict", listing).headers[REQUEST_ID_HEADER] for _ in range(5)}
-    after = _drain(service, home, monkeypatch, ids)
+    after = drained(service, home, monkeypatch, ids)
     assert after.height == before + 5
     assert not after.select(REQUEST_ID, ITEM).is_duplicated().any()
     assert ids <= set(after[REQUEST_ID])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,16 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import mlflow
 import pytest
 from prefect.events import emit_event
 from support.metrics import Samples, scrape, value
-from support.registry import register_copy
+from support.registry import register_broken, register_copy
 from support.service_fixtures import serves_and_heard, use_service_settings
 
 from features.contract.events import MODEL_PROMOTED, model_resource
-from features.contract.registry import CHAMPION, training_tags
-from features.settings import Settings
+from features.contract.registry import CHAMPION
 from features.stores import model_registry
 from flows.promote.decision import Promotion
 from flows.promote.flow import promote_flow
@@ -164,26 +161,11 @@ def _assert_metrics_follow(
     assert per_worker == [float(new)] * workers
 
 
-def _register_broken(settings: Settings, source: Any, folder: Path) -> str:
-    """A version whose files are there but whose model is not a pickle: it fails to load."""
-    local = mlflow.artifacts.download_artifacts(source.source)
-    broken = Path(shutil.copytree(local, folder / "broken-model"))
-    (broken / "model.pkl").write_bytes(b"not a pickle")
-    client, _ = model_registry.connect(settings)
-    version = client.create_model_version(
-        settings.registered_model,
-        broken.as_uri(),
-        run_id=source.run_id,
-        tags=training_tags(source.tags),
-    ).version
-    return str(version)
-
-
 def test_a_champion_that_fails_to_load_leaves_the_old_one_serving(
     service: RunningService, trained_model: Any, listing: dict[str, Any], tmp_path: Path
 ) -> None:
     serving = service.post("/predict", listing).headers[VERSION_HEADER]
-    broken = _register_broken(service.settings, trained_model, tmp_path)
+    broken = register_broken(service.settings, trained_model, tmp_path)
     client, _ = model_registry.connect(service.settings)
     name = service.settings.registered_model
     client.set_registered_model_alias(name, CHAMPION, broken)

@@ -291,9 +291,14 @@ def test_the_model_view_shows_the_served_champion_and_every_worker(
     assert browser.find_element(By.ID, "model-family").text == (model["family"] or "\N{EM DASH}")
     rows = browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr")
     assert len(rows) == len(workers) == 2
-    assert {int(row.get_attribute("data-pid") or 0) for row in rows} == {
-        worker["pid"] for worker in workers
-    }
+    by_pid = {int(row.get_attribute("data-pid") or 0): row for row in rows}
+    assert by_pid.keys() == {worker["pid"] for worker in workers}
+    for worker in workers:  # the third cell: the shadow each worker scores beside its champion
+        cell = by_pid[worker["pid"]].find_elements(By.TAG_NAME, "td")[1].text
+        assert cell == (worker["shadow_version"] or "\N{EM DASH}")
+    shadow = browser.find_element(By.ID, "model-shadow").text
+    named = model["shadow"]["version"]
+    assert shadow == "none" if named is None else shadow.startswith(f"version {named}")
     scores = browser.find_elements(By.CSS_SELECTOR, "#model-scores tbody tr")
     assert [row.find_element(By.TAG_NAME, "th").text.split(" (")[0] for row in scores] == [
         "Champion",
