@@ -11,7 +11,7 @@ import numpy as np
 from features.contract import intervals
 from features.contract.formulas import FEATURE_NAMES
 from features.contract.intervals import Calibration, CalibrationError
-from features.contract.registry import CANDIDATE, CHAMPION, METRICS, Tag, model_uri
+from features.contract.registry import CANDIDATE, CHALLENGER, CHAMPION, METRICS, Tag, model_uri
 from features.settings import Settings
 from features.stores import model_registry
 from flows.evaluation import Split, feature_frame, score, target
@@ -20,6 +20,10 @@ from flows.tasks import named_step, network_step
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
+
+
+# Judged in this order: a fresh candidate first, else the shadow with its live record.
+_WAITING = (CANDIDATE, CHALLENGER)
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,20 +48,29 @@ class Resolved:
 
 @network_step
 def resolve(settings: Settings, requested: str | None) -> Resolved:
-    """The versions at `candidate` and `champion` now; no candidate (and why) when there is
-    none or when `requested` is no longer the candidate (stale)."""
-    candidate = model_registry.version_at_alias(settings, CANDIDATE)
+    """The versions at `candidate` and `champion` now; without a `candidate`, the
+    `challenger` (re-judged with its live record); no candidate (and why) when there is none or
+    when `requested` is neither (stale)."""
     champion = model_registry.version_at_alias(settings, CHAMPION)
-    if candidate is None:
+    waiting = [
+        version
+        for version in (model_registry.version_at_alias(settings, alias) for alias in _WAITING)
+        if version is not None
+    ]
+    if not waiting:
         missing = f"no version of {settings.registered_model} has the alias {CANDIDATE!r}"
-        return Resolved(None, champion, missing)
-    if requested is not None and str(requested) != str(candidate.version):
-        stale = (
-            f"stale: v{requested} is no longer the candidate (the alias {CANDIDATE!r} "
-            f"points at v{candidate.version})"
-        )
-        return Resolved(None, champion, stale)
-    return Resolved(candidate, champion)
+        return Resolved(None, champion, f"{missing} (nor {CHALLENGER!r})")
+    if requested is None:
+        return Resolved(waiting[0], champion)
+    for version in waiting:
+        if str(version.version) == str(requested):
+            return Resolved(version, champion)
+    named = ", ".join(f"v{v.version}" for v in waiting)
+    stale = (
+        f"stale: v{requested} is no longer the candidate (the aliases {CANDIDATE!r} and "
+        f"{CHALLENGER!r} point at {named})"
+    )
+    return Resolved(None, champion, stale)
 
 
 def lineage_problem(

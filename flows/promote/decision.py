@@ -9,6 +9,7 @@ from features.contract.registry import METRICS, PROMOTED, REJECTED, Tag, TagValu
 from flows.promote import slices
 from flows.promote.evidence import HoldoutInterval, Improvement, level_text
 from flows.promote.gate import Rule
+from flows.promote.live import LiveEvidence
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Promotion:
     slices: tuple[slices.Slice, ...]
     decided_at: str
     flow_run_id: str | None
+    live: LiveEvidence | None = None  # the shadow's live record, when one was looked at
 
     @property
     def metric(self) -> str:
@@ -57,6 +59,7 @@ def decision_tags(promotion: Promotion) -> dict[str, str]:
         Tag.COMPARED_TO_CHAMPION: promotion.champion_version,
         Tag.PROMOTION_MIN_EFFECT: promotion.rule.min_effect,
         Tag.PROMOTION_CONFIDENCE: promotion.rule.confidence,
+        Tag.DECISION_EVIDENCE: evidence_words(promotion),
     }
     if promotion.improvement is not None:
         tags[Tag.IMPROVEMENT] = promotion.improvement.point
@@ -75,6 +78,13 @@ def decision_tags(promotion: Promotion) -> dict[str, str]:
         tags[Tag.PROMOTED_AT] = promotion.decided_at
         tags[Tag.REPLACED_VERSION] = promotion.champion_version
     return as_tags(tags)
+
+
+def evidence_words(promotion: Promotion) -> str:
+    """Which evidence the decision used, in words (the holdout always; live when usable)."""
+    if promotion.live is None:
+        return "holdout only (no champion to compare live with)"
+    return promotion.live.words()
 
 
 def interval_text(interval: HoldoutInterval) -> str:
@@ -146,6 +156,8 @@ def decision_markdown(promotion: Promotion, pages: dict[str, str | None] | None 
         *_score_rows(promotion),
         "",
         f"**Reason:** {promotion.reason}",
+        "",
+        f"**Evidence:** {evidence_words(promotion)}.",
     ]
     if promotion.slices:
         lines += ["", "## Holdout by slice", "", *slices.to_markdown(promotion.slices)]

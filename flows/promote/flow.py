@@ -13,7 +13,7 @@ from features.settings import Settings, get_settings
 from features.stores import model_registry
 from features.stores.offline import read_meta, scan_snapshot
 from flows.evaluation import NotEnoughDataError, Split, split_labeled
-from flows.promote import contenders, slices
+from flows.promote import challenger, contenders, slices
 from flows.promote.decision import (
     Promotion,
     decision_markdown,
@@ -22,6 +22,7 @@ from flows.promote.decision import (
     outcome,
 )
 from flows.promote.gate import Rule, Verdict, decide
+from flows.promote.live import LiveEvidence, judge_live, overrule
 from flows.promote.lock import promotion_lock
 from flows.tasks import network_step, run_name, step
 
@@ -40,14 +41,19 @@ def load_holdout(settings: Settings, snapshot_id: str | None) -> tuple[str, Spli
     return meta.snapshot_id, split
 
 
+ChallengerMove = tuple[str | None, str | None]  # (before, now) when the alias moved
+
+
 @network_step
-def apply(settings: Settings, promotion: Promotion) -> None:
+def apply(settings: Settings, promotion: Promotion) -> ChallengerMove | None:
     """Move `champion` if promoted, then tag the candidate with the decision (the audit). A
     rejected version loses the `candidate` alias, so the registry never shows a refused model as
-    the one waiting; its `fleetcast.decision` tag says it was rejected."""
+    the one waiting; its `fleetcast.decision` tag says it was rejected. A scored candidate that
+    was not promoted becomes the `challenger` (every worker shadows it: live evidence for its
+    next judgment); a promoted challenger stops being one. Returns how `challenger` moved."""
     version = _judged(promotion)
     if version is None:
-        return  # nothing judged, or the champion itself: keep its promotion record intact
+        return None  # nothing judged, or the champion itself: keep its promotion record intact
     client, _ = model_registry.connect(settings)
     name = settings.registered_model
     for key, value in decision_tags(promotion).items():
@@ -60,6 +66,23 @@ def apply(settings: Settings, promotion: Promotion) -> None:
         waiting.version
     ) == version:
         client.delete_registered_model_alias(name, CANDIDATE)
+    return _move_challenger(settings, promotion, version)
+
+
+def _move_challenger(
+    settings: Settings, promotion: Promotion, version: str
+) -> ChallengerMove | None:
+    before = challenger.current(settings)
+    if promotion.promoted:
+        now = None if before == version else before
+    elif promotion.candidate_scores is not None and promotion.candidate_interval is not None:
+        now = version  # scored, so it loads and predicts: worth judging on live traffic
+    else:
+        now = before  # refused before scoring (broken, uncalibrated): not worth shadowing
+    if now == before:
+        return None
+    challenger.move(settings, now)
+    return before, now
 
 
 def _judged(promotion: Promotion) -> str | None:
@@ -122,9 +145,11 @@ def promote_flow(candidate_version: str | None = None, snapshot_id: str | None =
     candidate's prediction intervals cover the holdout no more than the tolerance below their
     level, it beats the baseline, and it beats the champion beyond the noise: the lower bound of a
     paired bootstrap of its relative improvement, at the promotion confidence, clears the
-    minimum effect. Serialized by a Prefect concurrency lock; every decision is tagged on the
-    model version and shown here with the holdout by slice; a promotion emits
-    `fleetcast.model.promoted`.
+    minimum effect, and its live record as the shadow (FLEETCAST_PROMOTION_LIVE_EVIDENCE) does
+    not refuse it. Without a candidate, the `challenger` is judged again. Serialized by a
+    Prefect concurrency lock; every decision is tagged on the model version and shown here with
+    the holdout by slice; a promotion emits `fleetcast.model.promoted`, and a scored candidate
+    left out becomes the `challenger` (`fleetcast.model.challenger`).
     """
     settings = get_settings()
     rule = Rule.of(settings)
@@ -135,13 +160,32 @@ def promote_flow(candidate_version: str | None = None, snapshot_id: str | None =
         verdict = decide(
             judged.candidate, judged.champion, judged.labels, judged.baseline[rule.metric], rule
         )
-        promotion = _record(settings, rule, verdict, judged, snapshot, split)
-        apply(settings, promotion)
+        live = _live(settings, resolved)
+        verdict = overrule(verdict, live)
+        promotion = _record(settings, rule, verdict, judged, snapshot, split, live)
+        moved = apply(settings, promotion)
     log_slices(settings, promotion)
     if promotion.promoted:
         announce(settings, promotion)
+    if moved is not None:
+        announce_challenger(settings, moved, outcome(promotion))
     publish(settings, promotion)
     return promotion
+
+
+def _live(settings: Settings, resolved: contenders.Resolved) -> LiveEvidence | None:
+    """The candidate's live record beside the current champion (None: nothing to compare)."""
+    if resolved.candidate is None or resolved.champion is None:
+        return None
+    champion = str(resolved.champion.version)
+    return judge_live(settings, dict(resolved.candidate.tags), champion)
+
+
+@step
+def announce_challenger(settings: Settings, moved: ChallengerMove, decision: str) -> None:
+    """Emit `fleetcast.model.challenger`: the workers load (or unload) their shadow on it."""
+    before, now = moved
+    challenger.announce(settings, now, before, f"{decision} by the promote flow")
 
 
 def _record(
@@ -151,6 +195,7 @@ def _record(
     judged: contenders.Judged,
     snapshot: str,
     split: Split,
+    live: LiveEvidence | None,
 ) -> Promotion:
     candidate, champion = judged.candidate, judged.champion
     return Promotion(
@@ -172,4 +217,5 @@ def _record(
         slices=slices.slice_table(split.holdout, judged.labels, candidate, champion),
         decided_at=clock.stamp(),
         flow_run_id=runtime.flow_run.id,
+        live=live,
     )

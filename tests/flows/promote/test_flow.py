@@ -22,7 +22,14 @@ from support.registry import (
 )
 
 from features.contract.events import model_resource
-from features.contract.registry import CANDIDATE, CHAMPION, TAG_PRECISION, Tag, training_tags
+from features.contract.registry import (
+    CANDIDATE,
+    CHALLENGER,
+    CHAMPION,
+    TAG_PRECISION,
+    Tag,
+    training_tags,
+)
 from features.settings import Settings
 from features.stores import model_registry
 from flows.promote import slices
@@ -98,9 +105,39 @@ def test_a_clearly_worse_candidate_keeps_the_champion(model_settings: Settings, 
         promotion.improvement.high, rel=TAG_PRECISION
     )
     assert CANDIDATE not in _aliases(model_settings)  # a refused model is not left waiting
+    assert _aliases(model_settings)[CHALLENGER] == worse  # but shadowed, to be judged live
     client, _ = model_registry.connect(model_settings)
     described = client.get_model_version(model_settings.registered_model, worse)
     assert "**rejected**" in described.description and promotion.reason in described.description
+
+
+def test_a_worse_live_record_refuses_the_challenger_until_live_evidence_is_off(
+    model_settings: Settings, real: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Far better on the holdout, but its shadow record says significantly worse live: kept as
+    the challenger. Judged again with the live evidence off, the holdout promotes it, and it
+    stops being the challenger."""
+    champion = register_constant(model_settings, real, constant=12.0)
+    worse_live = {
+        Tag.LIVE_CHAMPION_VERSION: champion,
+        Tag.LIVE_PAIRS: "500",
+        Tag.LIVE_DIFF: "0.2",
+        Tag.LIVE_DIFF_LOW: "0.1",
+        Tag.LIVE_DIFF_HIGH: "0.3",
+    }
+    shadow = register_copy(model_settings, real, alias=CHALLENGER, **worse_live)
+    refused = promote_flow()
+    assert refused.candidate_version == shadow and not refused.promoted
+    assert "live evidence refuses it" in refused.reason and "significantly worse" in refused.reason
+    assert _aliases(model_settings) == {CHAMPION: champion, CHALLENGER: shadow}
+    assert _tags(model_settings, shadow)[Tag.DECISION_EVIDENCE].startswith("holdout + live: 500")
+    monkeypatch.setenv("FLEETCAST_PROMOTION_LIVE_EVIDENCE", "off")
+    promoted = promote_flow()
+    assert promoted.promoted and promoted.candidate_version == shadow
+    assert _aliases(model_settings) == {CHAMPION: shadow}
+    assert _tags(model_settings, shadow)[Tag.DECISION_EVIDENCE] == (
+        "holdout only (FLEETCAST_PROMOTION_LIVE_EVIDENCE=off)"
+    )
 
 
 def test_a_tie_keeps_the_champion(model_settings: Settings, real: Any) -> None:
