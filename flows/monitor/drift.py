@@ -3,7 +3,9 @@
 Reference: every vehicle of the champion's training snapshot (its `fleetcast.snapshot_id` tag).
 Current: the logged predictions of the last days, or a newer feature snapshot. Outcomes: the
 champion's logged predictions for known vehicles, paired with their labels in the newest
-snapshot (see `flows.monitor.drift_data.join_outcomes` and docs/monitoring.md).
+snapshot (see `flows.monitor.drift_data.join_outcomes` and docs/monitoring.md). Shadow: the
+`challenger`'s logged answers to the same requests, against the champion's on those outcomes
+(`flows.monitor.shadow`), written on its version as live evidence for promotion.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from prefect.events import emit_event
 
 from features.contract import clock, input_ranges
 from features.contract.events import DRIFT_DETECTED, model_resource
-from features.contract.registry import Tag, tag_number
+from features.contract.registry import CHALLENGER, Tag, tag_number
 from features.settings import Settings, get_settings
 from features.stores import model_registry
 from features.stores.atomic import atomic_path, write_text_atomic
 from features.stores.model_registry import NoChampionError
 from features.stores.reports import drift_report_base
 from flows.evaluation import NotEnoughDataError, feature_frame
-from flows.monitor import drift_data, drift_report
+from flows.monitor import drift_data, drift_report, shadow
 from flows.monitor.drift_data import Current
 from flows.monitor.drift_result import (
     Champion,
@@ -36,6 +38,7 @@ from flows.monitor.drift_result import (
     markdown,
     summary_lines,
 )
+from flows.monitor.shadow_report import with_html_section
 from flows.tasks import network_step, run_name, step
 
 CurrentKind = Literal["predictions", "snapshot"]
@@ -78,6 +81,34 @@ def load_current(
     return drift_data.logged_window(settings, days, clock.naive_now())
 
 
+@network_step
+def resolve_shadow(settings: Settings, champion_version: str) -> str | None:
+    """The version at `challenger` now, the shadow the workers score; None without one, or
+    when it is the champion itself (nothing to compare)."""
+    version = model_registry.version_at_alias(settings, CHALLENGER)
+    if version is None or str(version.version) == champion_version:
+        return None
+    return str(version.version)
+
+
+@step
+def measure_shadow(
+    settings: Settings, window: Current, champion: Champion, shadow_version: str | None
+) -> shadow.LiveComparison | None:
+    """The shadow against the champion on the window's requests both answered that have an
+    outcome; None without a shadow or for a snapshot window (nobody was served from it)."""
+    if shadow_version is None or window.kind == "snapshot":
+        return None
+    return shadow.measure(settings, window, champion.version, shadow_version)
+
+
+@network_step
+def record_live(settings: Settings, comparison: shadow.LiveComparison) -> dict[str, str]:
+    """Write the comparison on the shadow's version (`Tag.LIVE_*`): what promotion reads as
+    the shadow's live evidence. Returns the tags written."""
+    return shadow.write_tags(settings, comparison)
+
+
 @step
 def load_outcomes(
     settings: Settings, current: Current, champion: Champion
@@ -113,7 +144,7 @@ def save_report(
     base = drift_report_base(settings, result.created_at, result.champion_version)
     html, numbers_file = base.with_suffix(".html"), base.with_suffix(".json")
     with atomic_path(html) as tmp:
-        tmp.write_text(numbers.html, encoding="utf-8")
+        tmp.write_text(with_html_section(numbers.html, result.shadow), encoding="utf-8")
     saved = replace(result, report_path=str(html), numbers_path=str(numbers_file))
     write_text_atomic(numbers_file, json.dumps(asdict(saved), indent=1))
     return saved
@@ -167,6 +198,8 @@ def announce(result: DriftResult) -> None:
             "report_path": result.report_path,
             "mlflow_run_id": result.mlflow_run_id,
             "mlflow_run_url": result.mlflow_run_url,
+            "shadow_version": result.shadow.shadow_version if result.shadow else None,
+            "shadow_mae_diff": result.shadow.diff if result.shadow else None,
         },
     )
 
@@ -192,17 +225,23 @@ def drift_flow(
     `window_days` (default FLEETCAST_DRIFT_WINDOW_DAYS), or with a feature snapshot (`current`
     = "snapshot", default the latest), and score the champion on the outcomes known so far.
     The Evidently report is saved under the reports folder and as a run of the MLflow drift
-    experiment;
-    drift or an error regression past the thresholds emits `fleetcast.drift.detected`.
+    experiment; drift or an error regression past the thresholds emits
+    `fleetcast.drift.detected`. A shadow (the `challenger`) is compared with the champion on
+    the same requests and its live numbers tagged on its version; they never change the verdict.
     """
     settings = get_settings()
     champion = resolve_champion(settings)
     reference = load_reference(settings, champion.snapshot_id)
     window = load_current(settings, current, snapshot_id, window_days)
     outcome_id, pairs = load_outcomes(settings, window, champion)
+    shadow_version = resolve_shadow(settings, champion.version)
+    live = measure_shadow(settings, window, champion, shadow_version)
     numbers = compare(settings, reference, window, pairs)
     result = judge(settings, champion, reference, window, (outcome_id, pairs), numbers)
-    result = save_report(settings, replace(result, flow_run_id=runtime.flow_run.id), numbers)
+    result = replace(result, shadow=live, flow_run_id=runtime.flow_run.id)
+    result = save_report(settings, result, numbers)
+    if live is not None and live.pairs:  # none paired yet: the last measurement stands
+        record_live(settings, live)
     if result.report_path:
         result = log_drift_run(settings, champion, result)
     if result.detected:
@@ -217,8 +256,8 @@ def make_report(
     snapshot_id: str | None = None,
     window_days: int | None = None,
 ) -> DriftResult:
-    """The drift flow's verdict and HTML report, now, without a Prefect run, MLflow logging or
-    event (the result's `report_path` names the HTML)."""
+    """The drift flow's verdict and HTML report, now, without a Prefect run, MLflow logging,
+    event or live tags on the shadow (the result's `report_path` names the HTML)."""
     champion = resolve_champion.fn(settings)
     reference = load_reference.fn(settings, champion.snapshot_id)
     window = load_current.fn(settings, current, snapshot_id, window_days)
@@ -227,7 +266,9 @@ def make_report(
     result = judge(settings, champion, reference, window, (outcome_id, pairs), numbers)
     if numbers is None:
         raise NotEnoughDataError(result.message)
-    return save_report.fn(settings, result, numbers)
+    shadow_version = resolve_shadow.fn(settings, champion.version)
+    live = measure_shadow.fn(settings, window, champion, shadow_version)
+    return save_report.fn(settings, replace(result, shadow=live), numbers)
 
 
 __all__ = ["DriftResult", "NoChampionError", "drift_flow", "make_report", "summary_lines"]

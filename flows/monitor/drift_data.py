@@ -88,6 +88,24 @@ def with_served_as_of(predictions: pl.DataFrame, metas: Iterable[SnapshotMeta]) 
     )
 
 
+def with_labels(
+    predictions: pl.DataFrame, labels: pl.DataFrame, label_as_of: dt.datetime
+) -> pl.DataFrame:
+    """The predictions (any version, every column kept) that have an outcome, each with its
+    vehicle's label (`TARGET`, as a float): a known vehicle, served from data older than the
+    labels' (`SERVED_AS_OF` before `label_as_of`). One rule for the champion's outcomes and
+    for the shadow's (`flows.monitor.shadow`), so both are judged on the same requests."""
+    known = labels.select(ENTITY, TARGET).filter(pl.col(TARGET).is_not_null())
+    served = pl.col(SERVED_AS_OF)
+    return (
+        predictions.filter(
+            pl.col(ENTITY).is_not_null() & (served.is_null() | (served < label_as_of))
+        )
+        .join(known, on=ENTITY, how="inner")
+        .with_columns(pl.col(TARGET).cast(pl.Float64))
+    )
+
+
 def join_outcomes(
     predictions: pl.DataFrame, labels: pl.DataFrame, label_as_of: dt.datetime, model_version: str
 ) -> pl.DataFrame:
@@ -98,24 +116,9 @@ def join_outcomes(
     prediction served from the labels' own snapshot has none either (what it predicted has not
     happened in that data).
     """
-    known = labels.select(ENTITY, TARGET).filter(pl.col(TARGET).is_not_null())
-    served = pl.col(SERVED_AS_OF)
-    return (
-        predictions.filter(
-            pl.col(ENTITY).is_not_null()
-            & (served.is_null() | (served < label_as_of))
-            & (pl.col(MODEL_VERSION) == model_version)
-        )
-        .join(known, on=ENTITY, how="inner")
-        .select(
-            ENTITY,
-            PREDICTED_AT,
-            *FEATURE_NAMES,
-            PREDICTION,
-            LOWER,
-            UPPER,
-            pl.col(TARGET).cast(pl.Float64),
-        )
+    mine = predictions.filter(pl.col(MODEL_VERSION) == model_version)
+    return with_labels(mine, labels, label_as_of).select(
+        ENTITY, PREDICTED_AT, *FEATURE_NAMES, PREDICTION, LOWER, UPPER, TARGET
     )
 
 
@@ -133,17 +136,37 @@ def live_coverage(pairs: pl.DataFrame) -> tuple[float | None, int]:
     return covered, ranged.height
 
 
-def outcomes(
-    settings: Settings, current: Current, model_version: str
-) -> tuple[str | None, pl.DataFrame]:
-    """The outcome snapshot (the latest: it knows most about what happened) and the outcome
-    pairs of the current predictions (none for a snapshot window: a snapshot has labels but
-    nobody was served predictions for it)."""
+@dataclass(frozen=True)
+class OutcomeInputs:
+    """What outcome pairs are made of: the current predictions dated by the data they were
+    served from (`SERVED_AS_OF`), and the labels of the outcome snapshot."""
+
+    snapshot_id: str
+    served: pl.DataFrame
+    labels: pl.DataFrame  # ENTITY, TARGET
+    label_as_of: dt.datetime
+
+
+def outcome_inputs(settings: Settings, current: Current) -> OutcomeInputs | None:
+    """The labels of the latest snapshot (it knows most about what happened) and the current
+    predictions to pair with them; None for a snapshot window (a snapshot has labels but
+    nobody was served predictions for it) or before any snapshot."""
     metas = list_snapshots(settings)
     if current.kind != "predictions" or not metas:
-        return None, pl.DataFrame()
+        return None
     latest = max(metas, key=recency)
     labels = scan_snapshot(settings, latest.snapshot_id).select(ENTITY, TARGET).collect()
     served = with_served_as_of(current.rows, metas)
-    label_as_of = clock.naive_utc(latest.as_of)
-    return latest.snapshot_id, join_outcomes(served, labels, label_as_of, model_version)
+    return OutcomeInputs(latest.snapshot_id, served, labels, clock.naive_utc(latest.as_of))
+
+
+def outcomes(
+    settings: Settings, current: Current, model_version: str
+) -> tuple[str | None, pl.DataFrame]:
+    """The outcome snapshot and the outcome pairs of `model_version`'s current predictions
+    (none for a snapshot window; see `outcome_inputs`)."""
+    inputs = outcome_inputs(settings, current)
+    if inputs is None:
+        return None, pl.DataFrame()
+    pairs = join_outcomes(inputs.served, inputs.labels, inputs.label_as_of, model_version)
+    return inputs.snapshot_id, pairs

@@ -1,5 +1,5 @@
 """A drift run's verdict: the rule that turns the report's numbers into a decision, and the
-forms it is shown in (JSON beside the report, the Prefect artifact, the printed lines)."""
+forms it is shown in (JSON, artifact, printed lines), the shadow's comparison beside it."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from features.contract import clock
 from features.contract.formulas import FEATURE_NAMES
 from features.contract.input_ranges import InputRanges
 from features.settings import Settings
+from flows.monitor import shadow_report
 from flows.monitor.drift_data import Current, live_coverage
 from flows.monitor.drift_report import DRIFT_METHOD, DRIFT_THRESHOLD, ColumnDrift, Numbers
+from flows.monitor.shadow import LiveComparison, metrics
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class DriftResult:
     flow_run_id: str | None = None
     mlflow_run_id: str | None = None  # the drift experiment's run holding the report
     mlflow_run_url: str | None = None  # its page, when the tracking store is a server
+    shadow: LiveComparison | None = None  # the `challenger` on the same requests (None: none)
 
     @property
     def detected(self) -> bool:
@@ -214,7 +217,8 @@ def drift_metrics(r: DriftResult) -> dict[str, float]:
         "coverage_rows": float(r.coverage_rows),
         "out_of_range_share": r.out_of_range_share,
     }
-    return {key: float(value) for key, value in numbers.items() if value is not None}
+    known = {key: float(value) for key, value in numbers.items() if value is not None}
+    return known | metrics(r.shadow)
 
 
 def _coverage_words(r: DriftResult) -> str:
@@ -249,6 +253,7 @@ def summary_lines(r: DriftResult) -> list[str]:
         lines.append(_coverage_words(r))
     if r.out_of_range_share is not None:
         lines.append(_outside_words(r))
+    lines += shadow_report.summary_lines(r.shadow)
     if r.report_path:
         lines.append(f"report: {r.report_path}")
     return lines
@@ -294,4 +299,4 @@ def markdown(r: DriftResult) -> str:
     if r.out_of_range_share is not None:
         words = _outside_words(r)
         lines += ["", f"{words[0].upper()}{words[1:]}."]
-    return "\n".join(lines)
+    return "\n".join(lines) + shadow_report.markdown_section(r.shadow)

@@ -1,6 +1,7 @@
 """Drift flow against real stores: the session's MLflow registry (a champion of the test's own,
 copied from the pipeline's model), a fresh state folder, the real Prefect server and its
-event stream. Evidently runs for real; its first import in the session takes ~15 s."""
+event stream (the store: `drift_settings` in conftest.py). Evidently runs for real; its first
+import in the session takes ~15 s."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import asyncio
 import datetime as dt
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,13 +17,11 @@ from typing import Any
 import mlflow.sklearn
 import polars as pl
 import pytest
-from conftest import TrainedStore
 from prefect.client.orchestration import get_client
 from prefect.events import emit_event
 from prefect.events.clients import get_events_subscriber
 from prefect.events.filters import EventFilter, EventNameFilter
 from support.drift import log_rows, write_log
-from support.registry import register_copy, trained_version
 
 from features.contract import intervals
 from features.contract.events import DRIFT_DETECTED, model_resource
@@ -31,7 +29,7 @@ from features.contract.formulas import FEATURE_NAMES, TARGET
 from features.contract.prediction_log import LOWER, UPPER
 from features.contract.registry import CHAMPION, Tag, model_uri
 from features.contract.schema import ENTITY
-from features.settings import PROJECT_ROOT, Settings
+from features.settings import Settings
 from features.stores import model_registry
 from features.stores.offline import scan_snapshot
 from flows.evaluation import NotEnoughDataError, feature_frame
@@ -44,32 +42,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SENTINEL = "fleetcast.test.drift-sentinel"
 SHIFTED = {"actual_price", "num_images", "price_diff", "price_ratio"}
-
-
-@pytest.fixture
-def drift_settings(
-    flow_settings: Settings, trained_store: TrainedStore, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
-    """A fresh state folder holding the shipped data's snapshot, and a champion of this test's
-    own (the pipeline's model) whose lineage names that snapshot."""
-    monkeypatch.setenv("FLEETCAST_DATA_DIR", str(PROJECT_ROOT / "data"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_store.settings.tracking_uri)
-    monkeypatch.setenv("FLEETCAST_REGISTERED_MODEL", f"test-{uuid.uuid4().hex[:8]}")
-    settings = Settings()
-    ingest_flow()
-    snapshot = feature_build_flow().snapshot
-    source = trained_store.settings
-    real = trained_version(settings, source.registered_model, trained_store.result.trained.version)
-    register_copy(
-        settings,
-        real,
-        alias=CHAMPION,
-        **{
-            Tag.SNAPSHOT_ID: snapshot.snapshot_id,
-            Tag.holdout("mae"): real.tags[Tag.holdout("mae")],
-        },
-    )
-    return settings
 
 
 @contextmanager
