@@ -18,12 +18,14 @@ from features.settings import get_settings
 from flows.cli import lines as model_lines
 from flows.cli.errors import run_flow
 from flows.cli.servers import redis_app, server_app
+from flows.cli.shadow import shadow_app
 
 app = typer.Typer(
     help="fleetcast: forecast reservations per car-sharing listing.", no_args_is_help=True
 )
 app.add_typer(redis_app, name="redis")
 app.add_typer(server_app, name="server")
+app.add_typer(shadow_app, name="shadow")
 
 AsOf = Annotated[
     dt.datetime | None,
