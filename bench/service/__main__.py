@@ -4,9 +4,10 @@ In one run on loopback: a state folder with a trained champion (`fleetcast pipel
 Redis and Prefect server; the fleetcast BentoML service, a FastAPI + uvicorn baseline serving a
 RandomForest, and a no-op BentoML service (the framework's floor); the same load on each
 (closed-loop client, and wrk when installed) at concurrency 1 and 16; promotion → every worker
-swapped, through the real alias move and event; the pieces of a request timed alone. Prints a
-markdown table and writes it with the machine's facts to `WORKDIR/results.md`. Every process
-it started is stopped at the end, also on error or Ctrl-C.
+swapped, through the real alias move and event; fleetcast again with a shadow challenger on
+every worker, then without (its cost, measured back to back); the pieces of a request timed
+alone. Prints a markdown table and writes it with the machine's facts to `WORKDIR/results.md`.
+Every process it started is stopped at the end, also on error or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from types import FrameType
 from typing import Any
 
 from bench import machine
-from bench.service import cases, report, wrk
+from bench.service import cases, report, shadow_report, wrk
 from bench.service.bodies import Bodies, write_bodies
 from bench.service.children import run_child
 from bench.service.cpu import OtherLoad, wait_quiet
 from bench.service.promote import run_promotions
 from bench.service.servers import Servers, start_all
+from bench.service.shadow import set_shadow
 from bench.service.state import State, daemon_pids, prepare
 
 DEFAULT_WORKDIR = Path(__file__).resolve().parent.parent / "out" / "service"
@@ -48,6 +50,7 @@ VERSIONS = (
 @dataclass
 class Results:
     measured: list[cases.Measured] = field(default_factory=list)
+    shadowed: list[cases.Measured] = field(default_factory=list)  # the on/off pairs
     rounds: list[dict[str, Any]] = field(default_factory=list)
     parts: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -75,6 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="unrecorded seconds per case")
     parser.add_argument("--wrk-seconds", type=float, default=5.0, help="wrk run per case")
     parser.add_argument("--rounds", type=int, default=5, help="promotions to time")
+    parser.add_argument(
+        "--shadow-rounds", type=int, default=3, help="shadow on/off pairs to measure (0: none)"
+    )
     parser.add_argument("--no-floor", action="store_true", help="skip the no-op BentoML service")
     parser.add_argument(
         "--quiet-wait",
@@ -115,7 +121,47 @@ def _load_cases(
         measured.append(
             cases.measure(case, workdir, seconds, args.warmup, args.wrk_seconds, use_wrk, daemons)
         )
-    cases.save(measured, workdir / "measurements.json")
+    return measured
+
+
+def _measure_all(
+    args: argparse.Namespace,
+    todo: list[cases.Case],
+    workdir: Path,
+    use_wrk: bool,
+    daemons: list[int],
+) -> list[cases.Measured]:
+    return [
+        cases.measure(case, workdir, args.seconds, args.warmup, args.wrk_seconds, use_wrk, daemons)
+        for case in todo
+    ]
+
+
+def _shadow_cases(
+    args: argparse.Namespace,
+    servers: Servers,
+    bodies: Bodies,
+    workdir: Path,
+    use_wrk: bool,
+    state: State,
+) -> list[cases.Measured]:
+    """fleetcast's routes with a shadow on every worker and without it, in rounds of one pair
+    whose order alternates (on, off; off, on; ...): one pair's difference is within this
+    machine's run-to-run spread, and a drift over the minutes cancels out of the rounds'
+    median (see bench/service/shadow.py and shadow_report.py)."""
+    url, workers, daemons = servers.fleetcast.url, servers.workers, daemon_pids(state)
+    measured, shadowed = [], False
+    for number in range(1, args.shadow_rounds + 1):
+        order = (True, False) if number % 2 else (False, True)
+        for on in order:
+            if on != shadowed:
+                set_shadow(url, workers, state.env, "set" if on else "clear")
+                shadowed = on
+            side = shadow_report.side_name(on, number)
+            todo = cases.fleetcast_cases(servers, bodies, side)
+            measured += _measure_all(args, todo, workdir, use_wrk, daemons)
+    if shadowed:
+        set_shadow(url, workers, state.env, "clear")
     return measured
 
 
@@ -143,7 +189,10 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, results: Results)
     servers = start_all(state, model, workdir, not args.no_floor, stack)
     results.facts |= _service_facts(state, servers)
     daemons = daemon_pids(state)
-    results.measured = _load_cases(args, servers, bodies, workdir, wrk_version is not None, daemons)
+    use_wrk = wrk_version is not None
+    results.measured = _load_cases(args, servers, bodies, workdir, use_wrk, daemons)
+    results.shadowed = _shadow_cases(args, servers, bodies, workdir, use_wrk, state)
+    cases.save(results.measured + results.shadowed, workdir / "measurements.json")
     promoted = run_promotions(servers.fleetcast.url, args.rounds, servers.workers, state.env)
     results.rounds = promoted["rounds"]
     servers.stop()  # the in-process timings need no servers: free their CPU first
@@ -180,7 +229,13 @@ def main(argv: list[str] | None = None) -> None:
     results.notes += _notes(args, results, time.perf_counter() - started)
     title = "fleetcast serving benchmark: fleetcast vs a seed-style FastAPI baseline, loopback"
     text = report.document(
-        title, results.measured, results.rounds, results.parts, results.facts, results.notes
+        title,
+        results.measured,
+        results.rounds,
+        results.parts,
+        results.facts,
+        results.notes,
+        shadow_report.extra(results.shadowed),
     )
     print("\n" + text, flush=True)
     out = args.workdir.resolve() / "results.md"
@@ -190,7 +245,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _notes(args: argparse.Namespace, results: Results, seconds: float) -> list[str]:
-    worst = max((m.closed["client_cpu_share"] for m in results.measured), default=0.0)
+    everything = results.measured + results.shadowed
+    worst = max((m.closed["client_cpu_share"] for m in everything), default=0.0)
     wait = ""
     if args.quiet_wait:
         wait = f"; before each case, waited up to {args.quiet_wait:g} s for a quiet machine"

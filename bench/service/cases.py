@@ -75,6 +75,21 @@ def build_cases(servers: Servers, bodies: Bodies) -> list[Case]:
     return cases
 
 
+def fleetcast_cases(servers: Servers, bodies: Bodies, service: str) -> list[Case]:
+    """fleetcast's two routes at c=1 and c=16 under another name: the shadow's on/off pair
+    ("shadowed", "unshadowed"), measured back to back after the main cases."""
+    fleet = servers.fleetcast.url
+    routes = (
+        ("/predict", bodies.listings_file, bodies.listings),
+        ("/predict_by_id", bodies.ids_file, bodies.ids),
+    )
+    return [
+        Case(service, fleet, path, file, lines, c, "predicted_reservations")
+        for c in CONCURRENCY
+        for path, file, lines in routes
+    ]
+
+
 def check(case: Case) -> str:
     """One request before measuring: it must answer 200 with the expected field."""
     reply = httpx.post(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.report import facts_list, verdict
@@ -43,15 +43,15 @@ def find(measured: list[Measured], service: str, path: str, c: int) -> Measured 
     return hits[0] if hits else None
 
 
-def _per_s(m: Measured, tool: str) -> float:
+def per_second(m: Measured, tool: str) -> float:
     return (m.wrk or {}).get("rps", 0.0) if tool == "wrk" else m.closed["rps"]
 
 
 def rps_ratio(m: Measured, base: Measured) -> tuple[float, str]:
     """fleetcast/baseline requests/s: by wrk when both have it (the throughput tool, and the
     baseline finished requests under it), else by the closed-loop client; and which it was."""
-    tool = "wrk" if _per_s(m, "wrk") and _per_s(base, "wrk") else "closed loop"
-    return _per_s(m, tool) / _per_s(base, tool), tool
+    tool = "wrk" if per_second(m, "wrk") and per_second(base, "wrk") else "closed loop"
+    return per_second(m, tool) / per_second(base, tool), tool
 
 
 def _vs(m: Measured, base: Measured | None) -> str:
@@ -63,8 +63,8 @@ def _vs(m: Measured, base: Measured | None) -> str:
         f"p50 {base.closed['p50_ms'] / m.closed['p50_ms']:.0f}x lower; "
         f"{m.closed['rps'] / base.closed['rps']:.0f}x req/s"
     )
-    if _per_s(m, "wrk") and _per_s(base, "wrk"):
-        text += f" (wrk {_per_s(m, 'wrk') / _per_s(base, 'wrk'):.0f}x)"
+    if per_second(m, "wrk") and per_second(base, "wrk"):
+        text += f" (wrk {per_second(m, 'wrk') / per_second(base, 'wrk'):.0f}x)"
     return text
 
 
@@ -183,6 +183,14 @@ def goals(measured: list[Measured], rounds: list[dict[str, Any]]) -> list[Goal]:
     return out
 
 
+@dataclass(frozen=True)
+class Extra:
+    """Sections and goals another step adds (the shadow's cost: bench.service.shadow_report)."""
+
+    sections: list[str] = field(default_factory=list)
+    goals: list[Goal] = field(default_factory=list)
+
+
 def goal_lines(found: list[Goal]) -> list[str]:
     return [f"{g.what}: {g.measured}: {'met' if g.met else '**NOT MET**'}" for g in found]
 
@@ -194,8 +202,10 @@ def document(
     parts: dict[str, dict[str, float]],
     facts: dict[str, str],
     notes: list[str],
+    extra: Extra | None = None,
 ) -> str:
-    """results.md: tables, goals, machine, notes."""
+    """results.md: tables, `extra`'s sections, goals, machine, notes."""
+    extra = extra or Extra()
     sections = [f"# {title}", "", load_table(measured), ""]
     if rounds:
         sections += [
@@ -206,10 +216,12 @@ def document(
         ]
     if parts:
         sections += ["## Where the time goes", "", parts_table(parts), ""]
+    sections += extra.sections
+    found = goals(measured, rounds) + extra.goals
     sections += [
         "## Goals",
         "",
-        *[f"- {line}" for line in goal_lines(goals(measured, rounds))],
+        *[f"- {line}" for line in goal_lines(found)],
         "",
         "## Machine",
         "",
