@@ -192,7 +192,7 @@ class Reloader:
                 if slot is None or named != slot.version:
                     await self.reload("event")
 
-    def _received(self, version: str) -> None:
+    def _received(self, version: str | None) -> None:
         """Count an event in /model: proof, per worker, that events arrive (whatever reloads)."""
         listener = self._slot.events
         self._slot.events = listener.model_copy(

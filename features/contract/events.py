@@ -25,9 +25,11 @@ def promotion_payload(version: str | None, previous: str | None, **facts: Any) -
     return {PROMOTED_VERSION: version, "previous_version": previous, **facts}
 
 
-def promoted_version(payload: dict[str, Any]) -> str:
-    """The version a MODEL_PROMOTED payload announces (as text, as the registry numbers it)."""
-    return str(payload.get(PROMOTED_VERSION))
+def promoted_version(payload: dict[str, Any]) -> str | None:
+    """The version a MODEL_PROMOTED or CHALLENGER_SET payload announces (as text, as the
+    registry numbers it); None when it announces none (the challenger cleared)."""
+    version = payload.get(PROMOTED_VERSION)
+    return None if version is None else str(version)
 
 
 # The version now at `challenger` (None when cleared), under PROMOTED_VERSION's key: the

@@ -141,7 +141,10 @@ def test_the_shadow_loads_on_every_worker_logs_both_answers_and_changes_no_respo
 
     use_service_settings(service, monkeypatch)  # `drained` moved FLEETCAST_HOME: back to the store
     challenger_flow(version=None, reason="test")
-    service.each_worker(shadowing(None), REACH_S)
+    cleared = service.each_worker(shadowing(None), REACH_S)
+    for info in cleared.values():  # the clearing event names no version (not "None")
+        if info["shadow"]["last_reload"]["trigger"] == "event":
+            assert info["events"]["last_version"] is None
 
 
 @pytest.mark.usefixtures("flows_on_service")
