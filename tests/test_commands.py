@@ -94,8 +94,9 @@ def test_each_documented_command_exists_with_its_options(command: str) -> None:
     words = _words(command)
     program = _program(words)
     assert (PROJECT_ROOT / program[0]).exists(), f"{program[0]} is not installed by the project"
-    if Path(program[0]).name == "fleetcast" and len(program) > 2:
-        program = program[:2]  # `server start|stop`: the group's help lists its commands
+    if Path(program[0]).name == "fleetcast" and len(program) > 2:  # `shadow set V --reason`
+        group = _help(str(PROJECT_ROOT / program[0]), program[1])
+        assert program[2] in group, f"`{command}`: {program[1]} has no subcommand {program[2]}"
     shown = _help(*[str(PROJECT_ROOT / program[0]), *program[1:]])
     for option in _options(command):
         assert option in shown, f"`{command}`: {' '.join(program)} has no option {option}"

@@ -165,6 +165,28 @@ def test_a_shadow_that_fails_to_load_leaves_every_answer_as_it_was(
     assert [_answer(reply) for reply in _requests(service, listing, known_vehicle)] == without
 
 
+@pytest.mark.usefixtures("flows_on_service")
+def test_a_new_challenger_swaps_every_workers_shadow_and_its_logged_answers(
+    service: RunningService,
+    constant_shadow: str,
+    trained_model: Any,
+    listing: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    challenger_flow(version=constant_shadow, reason="first")
+    service.each_worker(shadowing(constant_shadow), REACH_S)
+    successor = register_constant(service.settings, trained_model, SHADOW_CONSTANT + 1, "spare")
+    started = clock.stamp("milliseconds")
+    challenger_flow(version=successor, reason="second")
+    service.each_worker(shadowing(successor, loaded_since=started), REACH_S)  # every worker
+    ids = {service.post("/predict", listing).headers[REQUEST_ID_HEADER] for _ in range(4)}
+    logged = drained(service, tmp_path / "home", monkeypatch, ids)
+    ours = logged.filter(pl.col(REQUEST_ID).is_in(list(ids)))
+    assert ours[SHADOW_VERSION].to_list() == [successor] * 4
+    assert ours[SHADOW_PREDICTION].to_list() == [SHADOW_CONSTANT + 1] * 4
+
+
 def test_a_worker_finds_and_drops_its_shadow_by_polling_the_alias(
     service: RunningService,
     constant_shadow: str,
