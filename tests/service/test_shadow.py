@@ -192,7 +192,10 @@ def test_a_worker_finds_and_drops_its_shadow_by_polling_the_alias(
     constant_shadow: str,
     another_service: Callable[[dict[str, str]], RunningService],
 ) -> None:
-    polling = another_service({"FLEETCAST_RELOAD_POLL_SECONDS": "1"})
+    # No event stream at all (Prefect's subscriber replays the last minute of events on
+    # connect, and an earlier test's event would re-resolve the alias first): only polling.
+    unreachable = {"PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    polling = another_service({"FLEETCAST_RELOAD_POLL_SECONDS": "1"} | unreachable)
     client, _ = model_registry.connect(service.settings)
     name = service.settings.registered_model
     started = clock.stamp("milliseconds")
@@ -201,6 +204,7 @@ def test_a_worker_finds_and_drops_its_shadow_by_polling_the_alias(
         workers = polling.each_worker(shadowing(constant_shadow, loaded_since=started), REACH_S)
         assert {info["shadow"]["last_reload"]["trigger"] for info in workers.values()} == {"poll"}
         assert all(info["shadow"]["backend"] for info in workers.values())
+        assert not any(info["events"]["connected"] for info in workers.values())
     finally:
         client.delete_registered_model_alias(name, CHALLENGER)
     polling.each_worker(shadowing(None), REACH_S)
