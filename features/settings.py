@@ -158,6 +158,11 @@ class Settings(BaseSettings):
     reload_poll_seconds: float = Field(
         30.0, gt=0, description="How often each worker checks the champion alias (safety net)."
     )
+    lookup_url: str | None = Field(
+        None,
+        description="A separately served OnlineLookup (`bentoml serve service.lookup:OnlineLookup`)"
+        " for /predict_by_id; unset runs the lookup inside each worker (no process hop).",
+    )
 
     prediction_log: bool = Field(
         True, description="Log every prediction (off only to measure what logging costs)."

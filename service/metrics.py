@@ -92,7 +92,7 @@ RELOADS = Counter(
 )
 LOOKUP_SECONDS = Histogram(
     "fleetcast_online_lookup_seconds",
-    "Time to get one vehicle's online features, hop to the lookup service included.",
+    "Time to get one vehicle's online features (a hop included if the lookup is served apart).",
     buckets=(0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.5, 1.0, 5.0),
 )
 LOOKUP_MISSES = Counter(

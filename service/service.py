@@ -47,7 +47,7 @@ from service.http import (
     quiet_client_errors,
 )
 from service.landing import land
-from service.lookup import OnlineLookup
+from service.lookup import LookupHandle
 from service.lookup_client import CoalescingLookup, retried_once
 from service.model_schemas import DriftReportInfo, ModelHistory, ModelInfo, ReloadAttempt, Workers
 from service.prediction_buffer import PredictionLog
@@ -97,13 +97,12 @@ info_app.add_exception_handler(RequestValidationError, invalid_request)
 class Fleetcast:
     """Forecast reservations for a listing with the current champion model."""
 
-    lookup = bentoml.depends(OnlineLookup)
-
     def __init__(self) -> None:
         self.settings = get_settings()
         self.slot = Slot()
         self.reloader = Reloader(self.settings, self.slot)
-        self.online = CoalescingLookup(lambda ids: self.lookup.to_async.features(vehicle_ids=ids))
+        self.lookup = LookupHandle(self.settings)
+        self.online = CoalescingLookup(lambda ids: self.lookup.features(vehicle_ids=ids))
         self.log = PredictionLog(self.settings, lambda: self.slot.shadow)
         self._tasks: list[Any] = []
 
@@ -129,6 +128,7 @@ class Fleetcast:
         for task in self._tasks:
             task.cancel()
         await self.log.close()  # a clean stop loses no logged prediction
+        await self.lookup.close()
 
     async def __metrics__(self, content: str) -> str:
         return metrics.without_retired(content)
@@ -201,7 +201,7 @@ class Fleetcast:
         started = time.perf_counter()
         try:
             values = await self.online.features(ref.vehicle_id)
-        except Exception:  # store down, or the lookup process overloaded or restarting
+        except Exception:  # store down, or a lookup served apart overloaded or restarting
             metrics.LOOKUP_ERRORS.inc()
             return error(ctx, 503, f"{LOOKUP_DOWN}; POST /predict with the attributes still works")
         metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
@@ -225,7 +225,7 @@ class Fleetcast:
         try:
             encoded = encode_rows(features)[vehicle_id]
             stored = await retried_once(
-                lambda: self.lookup.to_async.store(vehicle_id=vehicle_id, value=encoded)
+                lambda: self.lookup.store(vehicle_id=vehicle_id, value=encoded)
             )
         except Exception:  # as above: never a 500 for a dependency's failure
             return error(ctx, 503, f"{LOOKUP_DOWN}: the listing was not registered")
@@ -268,9 +268,7 @@ class Fleetcast:
     async def online_vehicle(self, vehicle_id: VehicleId) -> Any:
         """A vehicle's features in the online store: what POST /predict_by_id scores."""
         try:
-            found = await retried_once(
-                lambda: self.lookup.to_async.features(vehicle_ids=[vehicle_id])
-            )
+            found = await retried_once(lambda: self.lookup.features(vehicle_ids=[vehicle_id]))
         except Exception:  # as for /predict_by_id: never a 500 for a dependency's failure
             return JSONResponse({"error": LOOKUP_DOWN}, 503)
         values = found.features[0]

@@ -4,10 +4,11 @@ In one run on loopback: a state folder with a trained champion (`fleetcast pipel
 Redis and Prefect server; the fleetcast BentoML service, a FastAPI + uvicorn baseline serving a
 RandomForest, and a no-op BentoML service (the framework's floor); the same load on each
 (closed-loop client, and wrk when installed) at concurrency 1 and 16; promotion → every worker
-swapped, through the real alias move and event; fleetcast again with a shadow challenger on
-every worker, then without (its cost, measured back to back); the pieces of a request timed
-alone. Prints a markdown table and writes it with the machine's facts to `WORKDIR/results.md`.
-Every process it started is stopped at the end, also on error or Ctrl-C.
+swapped, through the real alias move and event; `/predict_by_id` again with the lookup served
+apart (its own BentoML server, the layout for scaling it alone); fleetcast again with a shadow
+challenger on every worker, then without (its cost, measured back to back); the pieces of a
+request timed alone. Prints a markdown table and writes it with the machine's facts to
+`WORKDIR/results.md`. Every process it started is stopped at the end, also on error or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from bench import machine
 from bench.service import cases, report, shadow_report, wrk
+from bench.service.apart import measure_apart
 from bench.service.bodies import Bodies, write_bodies
 from bench.service.children import run_child
 from bench.service.cpu import OtherLoad, wait_quiet
@@ -82,6 +84,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--shadow-rounds", type=int, default=3, help="shadow on/off pairs to measure (0: none)"
     )
     parser.add_argument("--no-floor", action="store_true", help="skip the no-op BentoML service")
+    parser.add_argument(
+        "--no-apart", action="store_true", help="skip by-id with the lookup served apart"
+    )
     parser.add_argument(
         "--quiet-wait",
         type=float,
@@ -191,6 +196,10 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, results: Results)
     daemons = daemon_pids(state)
     use_wrk = wrk_version is not None
     results.measured = _load_cases(args, servers, bodies, workdir, use_wrk, daemons)
+    if not args.no_apart:
+        timing = (args.seconds, args.warmup, args.wrk_seconds)
+        apart = measure_apart(state, bodies, workdir, timing, use_wrk, args.quiet_wait)
+        results.measured += apart
     results.shadowed = _shadow_cases(args, servers, bodies, workdir, use_wrk, state)
     cases.save(results.measured + results.shadowed, workdir / "measurements.json")
     promoted = run_promotions(servers.fleetcast.url, args.rounds, servers.workers, state.env)

@@ -40,7 +40,7 @@ class Servers:
                 procs.stop(server)
 
 
-def _bentoml(name: str, target: str, env: dict[str, str], logs: Path) -> Server:
+def bentoml_server(name: str, target: str, env: dict[str, str], logs: Path) -> Server:
     port = free_port()
     command = [
         str(VENV_BIN / "bentoml"),
@@ -77,11 +77,11 @@ def start_all(
     """Start every server (stops registered on `stack` at once), then wait for each."""
     logs = workdir / "logs"
     started = time.monotonic()
-    fleetcast = _bentoml("fleetcast", FLEETCAST, state.env, logs)
+    fleetcast = bentoml_server("fleetcast", FLEETCAST, state.env, logs)
     stack.callback(procs.stop, fleetcast)
     baseline = _uvicorn(state.env, model, logs)
     stack.callback(procs.stop, baseline)
-    noop = _bentoml("floor", FLOOR, state.env, logs) if floor else None
+    noop = bentoml_server("floor", FLOOR, state.env, logs) if floor else None
     if noop is not None:
         stack.callback(procs.stop, noop)
     servers = Servers(fleetcast, baseline, noop, state.settings.service_workers)
