@@ -33,8 +33,32 @@ from service.model_schemas import EventListener, ReloadAttempt
 
 logger = logging.getLogger("fleetcast.service")
 RETRY_SECONDS = 5.0
+# A tracking store that accepts and never answers would hold an attempt (and the reload lock,
+# and POST /reload) for MLflow's own bounds, ~65 s per request. An alias lookup is one small
+# read: past this, the attempt fails and the old model keeps serving. Generous, because a
+# just-restarted server took over 5 s to answer its first request here; well below the
+# service's 10 s request timeout, so POST /reload answers with the failed attempt.
+ALIAS_WAIT_SECONDS = 6.0
+
+
+class RegistryTimeout(TimeoutError):
+    """The tracking store did not answer an alias lookup within ALIAS_WAIT_SECONDS."""
+
+
 # URIs (which may carry credentials) and urllib3's "host='...', port=N": GET /model is public.
 _ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://\S+|host='[^']*', port=\d+", re.IGNORECASE)
+
+
+async def _resolve(alias_version: Any, settings: Settings) -> Any:
+    """`alias_version(settings)` off the event loop, given up after ALIAS_WAIT_SECONDS (the
+    thread is left to MLflow's own timeout; the attempt does not wait for it)."""
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(alias_version, settings), ALIAS_WAIT_SECONDS
+        )
+    except TimeoutError:
+        waited = f"{ALIAS_WAIT_SECONDS:g} s"
+        raise RegistryTimeout(f"the MLflow tracking store did not answer within {waited}") from None
 
 
 def _reason(error: Exception) -> str:
@@ -67,7 +91,9 @@ class Reloader:
             before = self._slot.served
             attempt = await self._attempt(trigger)
             self._slot.last = attempt
-            await self._follow_shadow(trigger)
+            if not attempt.message.startswith(RegistryTimeout.__name__):
+                # A hung store is not asked twice under the lock: the shadow follows next time.
+                await self._follow_shadow(trigger)
         metrics.attempted(trigger, attempt.outcome)
         now = self._slot.served
         if attempt.outcome == "loaded" and now is not None:
@@ -88,7 +114,7 @@ class Reloader:
         at = clock.stamp("milliseconds")
         current = self._slot.served
         try:
-            version = await asyncio.to_thread(champion_version, self._settings)
+            version = await _resolve(champion_version, self._settings)
             if current is not None and str(version.version) == current.version:
                 same = f"v{current.version} is still the champion"
                 return ReloadAttempt(at=at, trigger=trigger, outcome="unchanged", message=same)
@@ -128,7 +154,7 @@ class Reloader:
             return ReloadAttempt(at=at, trigger=trigger, outcome=kind, message=message)
 
         try:
-            version: Any = await asyncio.to_thread(challenger_version, self._settings)
+            version: Any = await _resolve(challenger_version, self._settings)
             champion = self._slot.served
             if version is None or (champion and str(version.version) == champion.version):
                 self._slot.shadow = None

@@ -1,7 +1,7 @@
 """The MLflow tracking server killed as a promotion arrives, under a steady mixed load: the old
 model keeps serving, /model shows the failed attempt without the store's address, each
 attempt fails within a bounded time, and once MLflow is back the next reload reaches every
-worker."""
+worker. And a hung MLflow (accepts, never answers): each attempt gives up within seconds."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from conftest import TrainedStore
 from prefect.events import emit_event
 from support.faults import LoadLoop, MlflowServer, figures, known_vehicles, own_service
+from support.hanging import hanging_port
 from support.registry import register_constant
 from support.service_fixtures import RedisServer, RunningService, WorkerInfo, serves_and_heard, stop
 
@@ -22,6 +23,8 @@ from features.contract import clock
 from features.contract.events import MODEL_PROMOTED, model_resource
 from features.contract.registry import CANDIDATE, CHAMPION
 from features.stores import model_registry
+from service.http import VERSION_HEADER
+from service.reloader import ALIAS_WAIT_SECONDS
 
 # A real server (re)start can take minutes on a busy 2-core machine: above the default 300 s.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -135,6 +138,37 @@ def test_a_reload_while_mlflow_is_down_keeps_the_old_model_and_succeeds_once_it_
     _assert_reported_without_address(reply.json(), mlflow_server)
     assert t["api_s"] < ATTEMPT_BOUND_S, f"POST /reload held {t['api_s']:.0f} s, MLflow down"
     assert {info["version"] for info in t["swapped"].values()} == {v2}
+
+
+def test_a_reload_against_a_hung_mlflow_gives_up_within_seconds_and_keeps_the_old_model(
+    mlflow_service: RunningService,
+    mlflow_server: MlflowServer,
+    trained_model: Any,
+    listing: dict[str, Any],
+) -> None:
+    service = mlflow_service
+    (v1,) = {info["version"] for info in service.each_worker(lambda info: True, 10).values()}
+    v2 = register_constant(service.settings, trained_model, constant=7.0, alias=CANDIDATE)
+    client, _ = model_registry.connect(service.settings)
+    client.set_registered_model_alias(service.settings.registered_model, CHAMPION, v2)
+    before = _iso_now()
+    mlflow_server.kill()
+    with hanging_port(mlflow_server.port) as accepted:
+        _announce(service, v2, v1)
+        failed = service.each_worker(_failed_since(before, v2), ATTEMPT_BOUND_S)
+        started = time.monotonic()
+        reply = httpx.post(f"{service.url}/reload", headers=service.admin, timeout=120)
+        api_s = time.monotonic() - started
+        answered = service.post("/predict", listing)
+        assert accepted, "the workers never reached the hung port: the test proves nothing"
+    figures("mlflow-hung", api_reload_s=round(api_s, 2), connections_held=len(accepted))
+    assert {info["version"] for info in failed.values()} == {v1}
+    for attempt in [info["last_reload"] for info in failed.values()] + [reply.json()]:
+        assert "did not answer within" in attempt["message"], attempt
+        _assert_reported_without_address(attempt, mlflow_server)
+    assert reply.status_code == 200 and reply.json()["outcome"] == "failed", reply.text
+    assert api_s < ALIAS_WAIT_SECONDS + 5, f"POST /reload held {api_s:.0f} s, MLflow hung"
+    assert answered.status_code == 200 and answered.headers[VERSION_HEADER] == v1
 
 
 def _assert_reported_without_address(attempt: dict[str, str], server: MlflowServer) -> None:
