@@ -84,6 +84,7 @@ class Reloader:
         self._settings = settings
         self._slot = slot
         self._lock = asyncio.Lock()
+        self._store_hung = False  # the last champion attempt timed out on the tracking store
 
     async def reload(self, trigger: str) -> ReloadAttempt:
         """Serve the version at `champion` now, if it is not the one served already."""
@@ -91,7 +92,7 @@ class Reloader:
             before = self._slot.served
             attempt = await self._attempt(trigger)
             self._slot.last = attempt
-            if not attempt.message.startswith(RegistryTimeout.__name__):
+            if not self._store_hung:
                 # A hung store is not asked twice under the lock: the shadow follows next time.
                 await self._follow_shadow(trigger)
         metrics.attempted(trigger, attempt.outcome)
@@ -113,6 +114,7 @@ class Reloader:
     async def _attempt(self, trigger: str) -> ReloadAttempt:
         at = clock.stamp("milliseconds")
         current = self._slot.served
+        self._store_hung = False
         try:
             version = await _resolve(champion_version, self._settings)
             if current is not None and str(version.version) == current.version:
@@ -120,6 +122,7 @@ class Reloader:
                 return ReloadAttempt(at=at, trigger=trigger, outcome="unchanged", message=same)
             served = await asyncio.to_thread(load, self._settings, version)
         except Exception as error:  # any failure keeps the old model; the reason is reported
+            self._store_hung = isinstance(error, RegistryTimeout)
             return ReloadAttempt(at=at, trigger=trigger, outcome="failed", message=_reason(error))
         self._slot.served = served  # the swap: model and version together, one assignment
         # Loading leaves long-lived objects; freezing them keeps later full GCs short.

@@ -105,6 +105,12 @@ def _kill_then_revive(
     return t
 
 
+def _served_and_next(service: RunningService, trained_model: Any) -> tuple[str, str]:
+    """The version every worker serves, and a new one registered (not yet promoted)."""
+    (served,) = {info["version"] for info in service.each_worker(lambda info: True, 10).values()}
+    return served, register_constant(service.settings, trained_model, 7.0, alias=CANDIDATE)
+
+
 def test_a_reload_while_mlflow_is_down_keeps_the_old_model_and_succeeds_once_it_is_back(
     mlflow_service: RunningService,
     mlflow_server: MlflowServer,
@@ -112,8 +118,7 @@ def test_a_reload_while_mlflow_is_down_keeps_the_old_model_and_succeeds_once_it_
     listing: dict[str, Any],
 ) -> None:
     service = mlflow_service
-    (v1,) = {info["version"] for info in service.each_worker(lambda info: True, 10).values()}
-    v2 = register_constant(service.settings, trained_model, constant=7.0, alias=CANDIDATE)
+    v1, v2 = _served_and_next(service, trained_model)
     with LoadLoop(service.url, listing, known_vehicles(service)) as load:
         time.sleep(2)
         t = _kill_then_revive(service, mlflow_server, v1, v2)
@@ -147,8 +152,7 @@ def test_a_reload_against_a_hung_mlflow_gives_up_within_seconds_and_keeps_the_ol
     listing: dict[str, Any],
 ) -> None:
     service = mlflow_service
-    (v1,) = {info["version"] for info in service.each_worker(lambda info: True, 10).values()}
-    v2 = register_constant(service.settings, trained_model, constant=7.0, alias=CANDIDATE)
+    v1, v2 = _served_and_next(service, trained_model)
     client, _ = model_registry.connect(service.settings)
     client.set_registered_model_alias(service.settings.registered_model, CHAMPION, v2)
     before = _iso_now()
