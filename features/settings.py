@@ -160,6 +160,7 @@ class Settings(BaseSettings):
     )
     lookup_url: str | None = Field(
         None,
+        pattern=r"^https?://[^\s/]+",  # an address the workers can call, e.g. http://lookup:3001
         description="A separately served OnlineLookup (`bentoml serve service.lookup:OnlineLookup`)"
         " for /predict_by_id; unset runs the lookup inside each worker (no process hop).",
     )

@@ -26,6 +26,16 @@ def test_a_short_admin_token_is_refused_naming_the_field(monkeypatch: pytest.Mon
         Settings()
 
 
+def test_a_lookup_url_must_be_an_http_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEETCAST_LOOKUP_URL", "")  # compose passes it empty: the default
+    assert Settings().lookup_url is None
+    monkeypatch.setenv("FLEETCAST_LOOKUP_URL", "http://lookup:3001")
+    assert Settings().lookup_url == "http://lookup:3001"
+    monkeypatch.setenv("FLEETCAST_LOOKUP_URL", "lookup:3001")
+    with pytest.raises(ValidationError, match="lookup_url"):
+        Settings()
+
+
 def test_cors_origins_are_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().cors_origins == []
     monkeypatch.setenv("FLEETCAST_CORS_ORIGINS", '["https://ops.example", "http://127.0.0.1:8080"]')
