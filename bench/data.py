@@ -4,8 +4,12 @@ Ingest runs the plain functions behind the ingest flow's Prefect tasks (`Task.fn
 same order as `flows.ingest.flow.ingest_flow`, so no Prefect server or run context is needed.
 Each step runs in its own child so its peak RSS is its own.
 
-Run as a child: `python -m bench.data generate WORKDIR VEHICLES PER_VEHICLE` or
-`python -m bench.data ingest WORKDIR`.
+Step 2b ingests the reservations again, as a landed file with one more row (a copy of its
+first): every row is then a duplicate, so the store is unchanged while the duplicate check
+runs against all the stored rows.
+
+Run as a child: `python -m bench.data generate WORKDIR VEHICLES PER_VEHICLE`,
+`python -m bench.data ingest WORKDIR` or `python -m bench.data reingest WORKDIR`.
 """
 
 from __future__ import annotations
@@ -85,6 +89,30 @@ def ingest_child(workdir: Path) -> None:
     )
 
 
+def reingest_child(workdir: Path) -> None:
+    """Child entry point: the reservations again, one duplicated row more, timed."""
+    settings = bench_settings(workdir)
+    shipped = csv_paths(settings)[1]
+    landed = settings.landing_dir / "reservations-again.csv"
+    landed.parent.mkdir(parents=True, exist_ok=True)
+    with open(shipped, "rb") as source, open(landed, "wb") as copy:
+        shutil.copyfileobj(source, copy)
+        source.seek(0)
+        source.readline()
+        copy.write(source.readline())
+    try:
+        started = time.perf_counter()
+        report = ingest(settings)
+        seconds = time.perf_counter() - started
+    finally:  # ingest archives a landed file: the 500 MB copy goes, wherever it is
+        landed.unlink(missing_ok=True)
+        (settings.landing_dir / "processed" / landed.name).unlink(missing_ok=True)
+    again = report.files[-1]
+    if again.duplicates != again.rows:
+        raise RuntimeError(f"every re-ingested row should be a duplicate: {report.lines()}")
+    emit({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "rows": again.rows})
+
+
 def store_is_complete(settings: Settings) -> bool:
     from features.stores import raw as raw_store
 
@@ -96,12 +124,14 @@ def run_generate(workdir: Path, vehicles: int, per_vehicle: float) -> dict[str, 
     return run_child("bench.data", "generate", str(workdir), str(vehicles), str(per_vehicle))
 
 
-def run_ingest(workdir: Path) -> dict[str, Any]:
-    return run_child("bench.data", "ingest", str(workdir))
+def run_ingest(workdir: Path, again: bool = False) -> dict[str, Any]:
+    return run_child("bench.data", "reingest" if again else "ingest", str(workdir))
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "generate":
         generate_child(Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+    elif sys.argv[1] == "reingest":
+        reingest_child(Path(sys.argv[2]))
     else:
         ingest_child(Path(sys.argv[2]))

@@ -45,8 +45,11 @@ def _broken(rules: list[RowRule]) -> pl.Expr:
 
 
 def check_rows(raw: pl.LazyFrame, model: type[RawRecord]) -> pl.LazyFrame:
-    """Typed columns, the raw text (`raw_*`) and `rule`: every rule a row breaks, or null."""
+    """Typed columns, `rule` (every rule a row breaks, or null) and, for rows that break one,
+    their raw text (`raw_*`): valid rows are rebuilt from their values (see `as_text`), and on
+    20M rows a text copy of every row would double what ingest writes and reads back."""
     names = columns(model)
+    broken = pl.col(RULE).is_not_null()
     return (
         raw.with_columns(
             _broken(parse_rules(model)).alias("_parse_rule"),
@@ -55,6 +58,9 @@ def check_rows(raw: pl.LazyFrame, model: type[RawRecord]) -> pl.LazyFrame:
         .with_columns(parse_exprs(model))
         .with_columns(_broken(value_rules(model)).alias("_value_rule"))
         .with_columns(_joined([pl.col("_parse_rule"), pl.col("_value_rule")]).alias(RULE))
+        .with_columns(
+            pl.when(broken).then(pl.col(RAW_PREFIX + c)).alias(RAW_PREFIX + c) for c in names
+        )
         .drop("_parse_rule", "_value_rule")
     )
 
@@ -66,8 +72,7 @@ def _status(lf: pl.LazyFrame, status: str | pl.Expr, rule: str | None = None) ->
 
 
 def _valid(checked: pl.LazyFrame) -> pl.LazyFrame:
-    """Rows that pass every row rule, without their raw text (see `as_text`): on 20M rows
-    the text copies would double the memory of the steps that cannot stream."""
+    """Rows that pass every row rule (their `raw_*` columns are null: see `check_rows`)."""
     return checked.filter(pl.col(RULE).is_null()).drop(cs.starts_with(RAW_PREFIX))
 
 

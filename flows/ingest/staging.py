@@ -11,8 +11,8 @@ import polars as pl
 
 from features.contract import clock
 from features.contract.schema import (
-    ENTITY,
     INGEST_SEQ,
+    KINDS,
     RECORDS,
     RESERVATIONS,
     VALID_FROM,
@@ -22,6 +22,7 @@ from features.contract.schema import (
 )
 from features.settings import Settings
 from features.stores import raw as raw_store
+from flows.ingest.classify import classify_file
 from flows.ingest.rows import (
     ACCEPTED,
     DUPLICATE,
@@ -32,14 +33,9 @@ from flows.ingest.rows import (
     STORED,
     UPDATED,
     as_text,
-    check_rows,
-    classify_reservations,
-    classify_vehicles,
 )
-from flows.ingest.sources import Source, SourceError
+from flows.ingest.sources import Source
 
-EXTRA_FIELDS = "_extra_fields"
-EXTRA_FIELDS_RULE = "row has more fields than the header"
 SOURCE_FILE = "source_file"
 
 
@@ -106,57 +102,10 @@ class IngestReport:
         )
 
 
-def _read_raw(source: Source) -> pl.LazyFrame:
-    """All fields as text, numbered rows; a sentinel column catches rows with extra fields."""
-    schema = {name: pl.String for name in (*source.header, EXTRA_FIELDS)}
-    raw = pl.scan_csv(
-        source.path,
-        has_header=False,
-        skip_rows=1,
-        schema=schema,
-        truncate_ragged_lines=True,
-        missing_columns="insert",
-        # Without it a first row with two or more extra fields fails the whole scan; the
-        # sentinel column still flags the row.
-        extra_columns="ignore",
-    )
-    return raw.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-
-
-def _checked(source: Source) -> pl.LazyFrame:
-    checked = check_rows(_read_raw(source), RECORDS[source.kind])
-    extra = pl.when(pl.col(EXTRA_FIELDS).is_not_null()).then(pl.lit(EXTRA_FIELDS_RULE))
-    return checked.with_columns(pl.coalesce(extra, RULE).alias(RULE)).drop(EXTRA_FIELDS)
-
-
-def _sink_classified(source: Source, classified: pl.LazyFrame, target: Path) -> None:
-    """Write the classified rows to `target`; a file the CSV reader cannot split into rows
-    (a stray or unbalanced quote) is refused by name instead of failing with a traceback."""
-    try:
-        classified.sink_parquet(target)
-    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as error:
-        # Polars' first sentence names the field; its advice (schema inference) does not apply.
-        detail = " ".join(str(error).split())[:160]
-        raise SourceError(f"{source.path}: could not be read as CSV: {detail}") from None
-
-
-def _store_view(
-    settings: Settings, manifest: raw_store.Manifest, staged: list[StagedFile], kind: RecordKind
-) -> pl.LazyFrame:
-    parts = manifest.parts[kind] + [s.part for s in staged if s.part and s.source.kind == kind]
-    return raw_store.scan(settings, kind, parts)
-
-
-def _classify(
-    settings: Settings, source: Source, manifest: raw_store.Manifest, staged: list[StagedFile]
-) -> pl.LazyFrame:
-    checked = _checked(source)
-    vehicles = _store_view(settings, manifest, staged, VEHICLES)
-    if source.kind == VEHICLES:
-        latest = vehicles.sort(INGEST_SEQ).unique(ENTITY, keep="last")
-        return classify_vehicles(checked, latest)
-    stored = _store_view(settings, manifest, staged, RESERVATIONS)
-    return classify_reservations(checked, vehicles, stored)
+def _parts(manifest: raw_store.Manifest, staged: list[StagedFile], kind: RecordKind) -> list[str]:
+    """A kind's committed parts plus those staged earlier in this run: what a file is checked
+    against."""
+    return manifest.parts[kind] + [s.part for s in staged if s.part and s.source.kind == kind]
 
 
 def _stored_rows(
@@ -222,9 +171,9 @@ def stage_file(
         return known
     staging = raw_store.staging_dir(settings)
     staging.mkdir(parents=True, exist_ok=True)
-    classified_path = staging / f"{source.sha256[:16]}.parquet"
-    _sink_classified(source, _classify(settings, source, manifest, staged), classified_path)
-    classified = pl.scan_parquet(classified_path)
+    parts = {kind: _parts(manifest, staged, kind) for kind in KINDS}
+    classified_paths = classify_file(settings, source, parts, staging / source.sha256[:16])
+    classified = pl.scan_parquet(classified_paths)
     counts = dict(classified.group_by(STATUS).len().collect().iter_rows())
     report = FileReport(
         source.path.name,
@@ -256,7 +205,8 @@ def stage_file(
         report.quarantine_file = str(
             settings.quarantine_dir / f"{source.path.stem}-{source.sha256[:8]}.csv"
         )
-    classified_path.unlink()
+    for path in classified_paths:
+        path.unlink()
     return item
 
 

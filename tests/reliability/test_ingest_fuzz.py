@@ -34,6 +34,7 @@ from support.ingest import (
 
 from features.contract.schema import RECORDS, TIMESTAMP_FORMAT, columns
 from features.settings import Settings
+from flows.ingest import classify
 from flows.ingest.flow import ingest_flow
 from flows.ingest.sources import SourceError
 from flows.ingest.staging import IngestReport
@@ -272,6 +273,20 @@ def test_every_file_pair_is_accepted_row_by_row_or_refused_whole(
     base: tuple, pair: tuple, again: bool
 ) -> None:
     _scenario(base, pair, again, ingest_direct)
+
+
+@pytest.mark.timeout(900)
+@settings(FUZZ, max_examples=120)
+@given(base=BASE, pair=PAIR)
+def test_the_same_promises_hold_when_a_file_is_classified_in_buckets(
+    base: tuple, pair: tuple
+) -> None:
+    # Big files are classified a bucket of listings at a time; at 3 rows a bucket, most
+    # drawn files span several, so in-file duplicates, conflicting versions and stored rows
+    # must be found within the bucket their id hashes to.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(classify, "BUCKET_ROWS", 3)
+        _scenario(base, pair, False, ingest_direct)
 
 
 @pytest.mark.integration
