@@ -184,7 +184,7 @@ class Settings(BaseSettings):
     prediction_log_max_stream: int = Field(
         2_000_000,
         ge=1000,
-        description="Entries the Redis log keeps before the oldest undrained ones are trimmed.",
+        description="Rows the Redis log keeps before its oldest undrained entries are trimmed.",
     )
     drift_window_days: int = Field(
         7, ge=1, description="The drift flow's current window: logged predictions of these days."

@@ -1,5 +1,6 @@
 """Each worker's side of the prediction log: predictions wait in memory and go to the Redis
-stream in one pipelined call per flush, so a request never waits for a write.
+stream in one call per flush (`APPEND_SCRIPT`: entries of up to `ENTRY_ROWS` rows, the stream
+capped in rows), so a request never waits for a write.
 
 Bounds (stated in docs/monitoring.md): a clean stop flushes everything; a crashed worker loses
 at most the last `FLEETCAST_PREDICTION_LOG_FLUSH_SECONDS` of its predictions; while Redis is
@@ -18,12 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import redis.asyncio
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from features.contract.prediction_log import FIELD, LoggedPrediction, encode
+from features.contract.prediction_log import LoggedPrediction, encode_rows
 from features.local.redis_server import current_url
 from features.settings import Settings
 from features.stores.online import OnlineKeys
+from features.stores.predictions import APPEND_SCRIPT
 from service import metrics
 from service.champion import Served
 from service.shadow import ShadowAnswers, score
@@ -97,7 +100,7 @@ class PredictionLog:
         self._key = OnlineKeys(settings.redis_key_prefix).prediction_log
         self._pending: deque[RequestPredictions] = deque()
         self._rows = 0
-        self._client: redis.asyncio.Redis | None = None
+        self._append_script: AsyncScript | None = None
         self._failing = False
         self._flusher: asyncio.Task[None] | None = None
         self._closing = False
@@ -162,7 +165,7 @@ class PredictionLog:
                 if not self._failing:
                     logger.warning("prediction log: Redis unreachable (%s); buffering", error)
                 self._failing = True
-                self._client = None
+                self._append_script = None
                 continue
             if self._failing:
                 logger.info("prediction log: Redis back; buffered predictions written")
@@ -187,18 +190,19 @@ class PredictionLog:
             logger.error("prediction log: %d predictions lost at stop: %s", self._rows, error)
 
     async def _append(self, entries: list[LoggedPrediction]) -> None:
-        cap = self._settings.prediction_log_max_stream
-        async with self._connect().pipeline(transaction=False) as pipe:
-            for entry in entries:
-                pipe.xadd(self._key, {FIELD: encode(entry)}, maxlen=cap, approximate=True)
-            await pipe.execute()
+        args: list[int | bytes] = [self._settings.prediction_log_max_stream]
+        for rows, payload in encode_rows(entries):
+            args += [rows, payload]
+        await self._connect()(keys=[self._key], args=args)
 
-    def _connect(self) -> redis.asyncio.Redis:
-        if self._client is None:
+    def _connect(self) -> AsyncScript:
+        """The append script, on a client made on first use (and after a failure)."""
+        if self._append_script is None:
             url = current_url(self._settings)
             if url is None:
                 raise ConnectionError("no Redis configured or running")
-            self._client = redis.asyncio.Redis.from_url(
+            client = redis.asyncio.Redis.from_url(
                 url, socket_connect_timeout=0.5, socket_timeout=2.0
             )
-        return self._client
+            self._append_script = client.register_script(APPEND_SCRIPT)
+        return self._append_script

@@ -35,6 +35,7 @@ from bench.service.servers import FLEETCAST, READY_TIMEOUT_S
 from bench.service.state import State, daemon_pids, prepare
 from features.local.processes import free_port
 from features.stores.online import OnlineKeys
+from features.stores.predictions import logged_through
 
 OUT = PROJECT_ROOT / "bench" / "out"
 CONCURRENCY = (1, 16)
@@ -120,10 +121,10 @@ def _counter(metrics: str, name: str, must_contain: str = "") -> int:
 
 
 def counts(server: Server, client: redis.Redis, stream: str) -> Counts:
-    """The log stream's length, and the server's /predict predictions and log writes."""
+    """Rows logged to the stream so far, and the server's /predict predictions and log writes."""
     page = httpx.get(f"{server.url}/metrics", timeout=10).text
     return Counts(
-        int(client.xlen(stream)),
+        logged_through(client, stream),
         _counter(page, "fleetcast_predictions_total", 'route="/predict"'),
         _counter(page, "fleetcast_prediction_log_written_total"),
     )

@@ -14,7 +14,7 @@ from bench.service.cases import Measured
 class Counts:
     """Read before and after a run: the log stream's length and the server's counters."""
 
-    stream: int  # XLEN of the Redis log stream
+    stream: int  # rows logged through the stream's newest entry (`logged_through`)
     predictions: int  # fleetcast_predictions_total{route="/predict"}
     written: int  # fleetcast_prediction_log_written_total
 

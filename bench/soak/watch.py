@@ -16,6 +16,8 @@ import httpx
 import psutil
 import redis
 
+from features.stores.predictions import logged_through
+
 COUNTERS = {  # /metrics series summed over labels → name in a sample
     "fleetcast_predictions_total": "predictions",
     "fleetcast_prediction_log_written_total": "log_written",
@@ -29,7 +31,7 @@ class Sample:
     at_s: float  # since the load's start
     rss_mb: dict[str, float]  # "role (pid)" → resident memory
     counters: dict[str, float]
-    stream: int  # XLEN of the prediction log
+    stream: int  # rows logged through the prediction log's newest entry
     load1: float
     cpu_percent: float  # whole machine, since the previous sample
 
@@ -98,6 +100,6 @@ def counters(url: str) -> dict[str, float]:
 def stream_length(redis_url: str, stream: str) -> int:
     client = redis.Redis.from_url(redis_url)
     try:
-        return int(client.xlen(stream))
+        return logged_through(client, stream)
     finally:
         client.close()

@@ -1,6 +1,12 @@
 """The prediction log's stores: the Redis stream the service appends to, and the Parquet files
 the drain keeps under `FLEETCAST_HOME/predictions/`.
 
+Workers append with `APPEND_SCRIPT`: one call per flush adds its entries and caps the stream
+in rows (`FLEETCAST_PREDICTION_LOG_MAX_STREAM`). Entries hold different numbers of rows, so an
+entry count (XADD's MAXLEN) would bound neither rows nor memory; instead each entry carries the
+count of rows logged through it, and the rows held are the newest entry's count minus the
+oldest's, plus the oldest's own rows: no counter to keep in step with the drain's trims.
+
 A drain reads a chunk right after the last stored entry, writes it whole to
 `<first-entry-id>.parquet` (atomic rename), moves the checkpoint, and only then trims the
 stream: a drain that died midway is redone into the same file name, so no entry is stored twice.
@@ -9,18 +15,63 @@ stream: a drain that died midway is redone into the same file name, so no entry 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import polars as pl
 import redis
 
-from features.contract.prediction_log import CHECKPOINT_FILE, LOG_SCHEMA, STREAM_ID, decode
+from features.contract.prediction_log import (
+    CHECKPOINT_FILE,
+    COUNT_FIELD,
+    LOG_SCHEMA,
+    ROWS_FIELD,
+    STREAM_ID,
+    THROUGH_FIELD,
+    StreamEntry,
+    decode,
+)
 from features.settings import Settings
 from features.stores.atomic import atomic_path, exclusive_lock, write_text_atomic
 from features.stores.online import OnlineKeys
 
 START = "0-0"  # the stream id before any entry
+PAGE_ENTRIES = 100  # entries per XRANGE while reading a chunk
+
+# KEYS[1]: the log stream. ARGV[1]: most rows it keeps; then a (rows, payload) pair per entry.
+# Oldest whole entries go while it holds more. Entries of earlier releases (one row, no
+# count) count as one row each; while one is the oldest, the cap counts entries, as it did.
+APPEND_SCRIPT = f"""
+local key, cap = KEYS[1], tonumber(ARGV[1])
+local function field(entry, name)
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == name then return tonumber(fields[i + 1]) end
+  end
+  return nil
+end
+local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
+local through = 0
+if last then through = field(last, '{THROUGH_FIELD.decode()}') or redis.call('XLEN', key) end
+for i = 2, #ARGV, 2 do
+  through = through + tonumber(ARGV[i])
+  redis.call('XADD', key, '*', '{COUNT_FIELD.decode()}', ARGV[i],
+             '{THROUGH_FIELD.decode()}', through, '{ROWS_FIELD.decode()}', ARGV[i + 1])
+end
+while true do
+  local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+  if not first then return through end
+  local from = field(first, '{THROUGH_FIELD.decode()}')
+  local held
+  if from then
+    held = through - from + field(first, '{COUNT_FIELD.decode()}')
+  else
+    held = redis.call('XLEN', key)
+  end
+  if held <= cap then return through end
+  redis.call('XDEL', key, first[1])
+end
+"""
 
 
 def scan_predictions(settings: Settings) -> pl.LazyFrame:
@@ -38,10 +89,54 @@ def last_drained(settings: Settings) -> str:
     return str(json.loads(path.read_text())["last_id"]) if path.exists() else START
 
 
-def read_after(client: redis.Redis, settings: Settings, after: str, count: int) -> pl.DataFrame:
-    """Up to `count` logged entries following stream id `after`, decoded."""
+def read_after(client: redis.Redis, settings: Settings, after: str, rows: int) -> pl.DataFrame:
+    """The logged rows following stream id `after`, in whole entries, up to the entry that
+    brings them to `rows` (fewer only at the stream's end), decoded."""
     key = OnlineKeys(settings.redis_key_prefix).prediction_log
-    return decode(client.xrange(key, min=stream_id_after(after), max="+", count=count))
+    page = max(1, min(rows, PAGE_ENTRIES))
+    frames: list[pl.DataFrame] = []
+    held = 0
+    while held < rows:
+        entries: Sequence[StreamEntry] | None = client.xrange(
+            key, stream_id_after(after), count=page
+        )
+        ids = [entry_id for entry_id, _ in entries or [] if entry_id is not None]
+        if not ids:
+            break
+        frames.append(decode(entries))
+        held += frames[-1].height
+        after = _text(ids[-1])
+    return _first_entries(pl.concat(frames), rows) if frames else decode([])
+
+
+def _first_entries(chunk: pl.DataFrame, rows: int) -> pl.DataFrame:
+    """The first whole entries of `chunk` that hold at least `rows` rows (all if fewer)."""
+    if chunk.is_empty():
+        return chunk
+    sizes = chunk.group_by(STREAM_ID, maintain_order=True).len()["len"].cum_sum()
+    enough = int((sizes < rows).sum()) + 1  # entries up to the one that reaches `rows`
+    return chunk.head(int(sizes[min(enough, sizes.len()) - 1]))
+
+
+def logged_rows(client: redis.Redis, key: str) -> int:
+    """Rows the log stream `key` holds now, read off its oldest and newest entries. While
+    entries of earlier releases (one row each, no counts) are at either end: its entry count."""
+    oldest, newest = client.xrange(key, count=1) or [], client.xrevrange(key, count=1) or []
+    first, last = (dict(e[0][1] or {}) if e else {} for e in (oldest, newest))
+    if THROUGH_FIELD not in first or THROUGH_FIELD not in last:
+        return int(client.xlen(key))
+    return int(last[THROUGH_FIELD]) - int(first[THROUGH_FIELD]) + int(first[COUNT_FIELD])
+
+
+def logged_through(client: redis.Redis, key: str) -> int:
+    """Rows logged through the newest entry of the log stream `key`, as `APPEND_SCRIPT` counts
+    them (its entry count while that entry is of an earlier release; 0 when empty). Trims
+    from the head leave it as it is, so its growth is what was appended in between."""
+    newest = client.xrevrange(key, count=1) or []
+    fields = dict(newest[0][1] or {}) if newest else {}
+    if THROUGH_FIELD in fields:
+        return int(fields[THROUGH_FIELD])
+    return int(client.xlen(key))
 
 
 def store(settings: Settings, chunk: pl.DataFrame) -> str:
@@ -71,3 +166,7 @@ def stream_id_after(stream_id: str) -> str:
     """The smallest stream id greater than `stream_id` (`ms-seq` → `ms-(seq+1)`)."""
     millis, seq = stream_id.split("-")
     return f"{millis}-{int(seq) + 1}"
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -17,7 +17,7 @@ from features.settings import Settings, get_settings
 from features.stores import predictions
 from flows.tasks import network_step, run_name, step
 
-CHUNK = 100_000  # entries per Parquet file (bounded memory per step)
+CHUNK = 100_000  # rows per Parquet file, in whole entries (bounded memory per step)
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class DrainResult:
 
 @network_step
 def read_chunk(settings: Settings, after: str) -> pl.DataFrame:
-    """Up to CHUNK log entries following `after`, decoded."""
+    """About CHUNK logged rows following `after` (whole entries), decoded."""
     with redis_client(settings) as client:
         return predictions.read_after(client, settings, after, CHUNK)
 

@@ -62,6 +62,7 @@ def test_a_flush_writes_every_row_of_every_request_in_order(fresh_redis: RedisSe
     stored = _entries(fresh_redis, settings)
     assert stored["request_id"].to_list() == ["a", "b", "b", "b"]
     assert stored.select(PREDICTION, LOWER, UPPER).unique().rows() == [(2.5, 1, 5)]
+    assert stored["stream_id"].n_unique() == 1  # the whole flush is one stream entry
     assert asyncio.run(log.flush()) == 0  # nothing pending: no write
 
 

@@ -1,6 +1,7 @@
 """The prediction log's encoding: a logged prediction comes back with its range, and entries
 logged before predictions had ranges still decode (with null bounds), and the shadow's answer
-travels beside the champion's when there is one."""
+travels beside the champion's when there is one; entries of many rows decode beside entries
+of one."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import polars as pl
 
 from features.contract.formulas import FEATURE_NAMES
 from features.contract.prediction_log import (
+    ENTRY_ROWS,
     FIELD,
     LOG_SCHEMA,
     LOWER,
     PREDICTION,
+    ROWS_FIELD,
     SHADOW_LOWER,
     SHADOW_PREDICTION,
     SHADOW_UPPER,
@@ -24,6 +27,7 @@ from features.contract.prediction_log import (
     LoggedPrediction,
     decode,
     encode,
+    encode_rows,
 )
 from features.contract.schema import ENTITY
 
@@ -83,4 +87,21 @@ def test_an_entry_with_the_shadows_answer_decodes_both_answers() -> None:
     assert frame.select(columns).rows() == [
         (3.5, 1, 7, "5", 4.25, 2, 9),
         (3.5, 1, 7, None, None, None, None),  # no shadow loaded: the entry ends at the range
+    ]
+
+
+def test_a_batch_entry_decodes_to_its_rows_in_order_beside_one_row_entries() -> None:
+    rows = [replace(_logged(0, 2), request_id=f"r{i}", item=i) for i in range(ENTRY_ROWS + 2)]
+    entries = encode_rows(rows)
+    assert [count for count, _ in entries] == [ENTRY_ROWS, 2]  # split at ENTRY_ROWS
+    stream = [(b"5-0", {FIELD: encode(_logged(1, 7))})] + [
+        (f"6-{n}".encode(), {ROWS_FIELD: payload}) for n, (_, payload) in enumerate(entries)
+    ]
+    frame = decode(stream)
+    assert frame.schema == pl.Schema(LOG_SCHEMA)
+    assert frame["request_id"].to_list() == ["r1"] + [f"r{i}" for i in range(ENTRY_ROWS + 2)]
+    assert frame["stream_id"].value_counts(sort=True).rows() == [
+        ("6-0", ENTRY_ROWS),
+        ("6-1", 2),
+        ("5-0", 1),
     ]

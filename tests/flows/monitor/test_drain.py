@@ -14,22 +14,20 @@ from features.contract.prediction_log import (
     UPPER,
     LoggedPrediction,
     encode,
+    encode_rows,
 )
 from features.settings import Settings
 from features.stores.online import OnlineKeys
-from features.stores.predictions import scan_predictions
+from features.stores.predictions import APPEND_SCRIPT, scan_predictions
 from flows.monitor import drain as predictions
 from flows.monitor.drain import drain_predictions_flow
 
 pytestmark = pytest.mark.integration
 
 
-def _log(settings: Settings, first: int, count: int) -> None:
-    """Append `count` predictions (request ids r<first>...) the way service workers do."""
-    client = redis.Redis.from_url(settings.redis_url or "")
-    key = OnlineKeys(settings.redis_key_prefix).prediction_log
-    for i in range(first, first + count):
-        entry = LoggedPrediction(
+def _predictions(first: int, count: int) -> list[LoggedPrediction]:
+    return [
+        LoggedPrediction(
             f"r{i}",
             0,
             1_764_000_000.0 + i,
@@ -41,7 +39,28 @@ def _log(settings: Settings, first: int, count: int) -> None:
             lower=0,
             upper=i,
         )
+        for i in range(first, first + count)
+    ]
+
+
+def _log(settings: Settings, first: int, count: int) -> None:
+    """Append `count` predictions (request ids r<first>...) one entry each, as the workers of
+    earlier releases did."""
+    client = redis.Redis.from_url(settings.redis_url or "")
+    key = OnlineKeys(settings.redis_key_prefix).prediction_log
+    for entry in _predictions(first, count):
         client.xadd(key, {FIELD: encode(entry)})
+
+
+def _flush(settings: Settings, first: int, count: int) -> None:
+    """Append `count` predictions as one worker flush does: entries of many rows."""
+    client = redis.Redis.from_url(settings.redis_url or "")
+    args: list[int | bytes] = [settings.prediction_log_max_stream]
+    for rows, payload in encode_rows(_predictions(first, count)):
+        args += [rows, payload]
+    client.register_script(APPEND_SCRIPT)(
+        keys=[OnlineKeys(settings.redis_key_prefix).prediction_log], args=args
+    )
 
 
 def _stream_length(settings: Settings) -> int:
@@ -86,6 +105,20 @@ def test_a_drain_that_died_before_its_checkpoint_is_redone_without_duplicates(
     assert drain_predictions_flow().entries == 10  # the redo: the same chunk, the same file
     stored = scan_predictions(flow_settings).collect()
     assert stored.height == 20 and stored[REQUEST_ID].n_unique() == 20
+    assert _stream_length(flow_settings) == 0
+
+
+def test_a_drain_stores_entries_of_many_rows_whole_beside_one_row_entries(
+    flow_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(predictions, "CHUNK", 40)
+    _log(flow_settings, 0, 3)  # an earlier release's entries, still in the stream
+    _flush(flow_settings, 3, 100)  # one entry of 100 rows: never split across files
+    _flush(flow_settings, 103, 10)
+    result = drain_predictions_flow()
+    assert (result.entries, len(result.files)) == (113, 2)  # 3 + 100 (40 rows reached), 10
+    stored = scan_predictions(flow_settings).collect().sort("predicted_at")
+    assert stored[REQUEST_ID].to_list() == [f"r{i}" for i in range(113)]
     assert _stream_length(flow_settings) == 0
 
 
