@@ -26,7 +26,7 @@ from features.contract.prediction_log import LoggedPrediction, encode_rows
 from features.local.redis_server import current_url
 from features.settings import Settings
 from features.stores.online import OnlineKeys
-from features.stores.predictions import APPEND_SCRIPT
+from features.stores.prediction_stream import APPEND_SCRIPT
 from service import metrics
 from service.champion import Served
 from service.shadow import ShadowAnswers, score

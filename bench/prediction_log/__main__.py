@@ -35,7 +35,7 @@ from bench.service.servers import FLEETCAST, READY_TIMEOUT_S
 from bench.service.state import State, daemon_pids, prepare
 from features.local.processes import free_port
 from features.stores.online import OnlineKeys
-from features.stores.predictions import logged_through
+from features.stores.prediction_stream import logged_through
 
 OUT = PROJECT_ROOT / "bench" / "out"
 CONCURRENCY = (1, 16)

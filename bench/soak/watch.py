@@ -16,7 +16,7 @@ import httpx
 import psutil
 import redis
 
-from features.stores.predictions import logged_through
+from features.stores.prediction_stream import logged_through
 
 COUNTERS = {  # /metrics series summed over labels → name in a sample
     "fleetcast_predictions_total": "predictions",

@@ -1,11 +1,8 @@
 """The prediction log's stores: the Redis stream the service appends to, and the Parquet files
 the drain keeps under `FLEETCAST_HOME/predictions/`.
 
-Workers append with `APPEND_SCRIPT`: one call per flush adds its entries and caps the stream
-in rows (`FLEETCAST_PREDICTION_LOG_MAX_STREAM`). Entries hold different numbers of rows, so an
-entry count (XADD's MAXLEN) would bound neither rows nor memory; instead each entry carries the
-count of rows logged through it, and the rows held are the newest entry's count minus the
-oldest's, plus the oldest's own rows: no counter to keep in step with the drain's trims.
+Workers append with `features.stores.prediction_stream.APPEND_SCRIPT` (the stream's Redis
+side, which the Bento ships; this module's Parquet side stays with the flows).
 
 A drain reads a chunk right after the last stored entry, writes it whole to
 `<first-entry-id>.parquet` (atomic rename), moves the checkpoint, and only then trims the
@@ -23,11 +20,8 @@ import redis
 
 from features.contract.prediction_log import (
     CHECKPOINT_FILE,
-    COUNT_FIELD,
     LOG_SCHEMA,
-    ROWS_FIELD,
     STREAM_ID,
-    THROUGH_FIELD,
     StreamEntry,
     decode,
 )
@@ -37,41 +31,6 @@ from features.stores.online import OnlineKeys
 
 START = "0-0"  # the stream id before any entry
 PAGE_ENTRIES = 100  # entries per XRANGE while reading a chunk
-
-# KEYS[1]: the log stream. ARGV[1]: most rows it keeps; then a (rows, payload) pair per entry.
-# Oldest whole entries go while it holds more. Entries of earlier releases (one row, no
-# count) count as one row each; while one is the oldest, the cap counts entries, as it did.
-APPEND_SCRIPT = f"""
-local key, cap = KEYS[1], tonumber(ARGV[1])
-local function field(entry, name)
-  local fields = entry[2]
-  for i = 1, #fields, 2 do
-    if fields[i] == name then return tonumber(fields[i + 1]) end
-  end
-  return nil
-end
-local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
-local through = 0
-if last then through = field(last, '{THROUGH_FIELD.decode()}') or redis.call('XLEN', key) end
-for i = 2, #ARGV, 2 do
-  through = through + tonumber(ARGV[i])
-  redis.call('XADD', key, '*', '{COUNT_FIELD.decode()}', ARGV[i],
-             '{THROUGH_FIELD.decode()}', through, '{ROWS_FIELD.decode()}', ARGV[i + 1])
-end
-while true do
-  local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
-  if not first then return through end
-  local from = field(first, '{THROUGH_FIELD.decode()}')
-  local held
-  if from then
-    held = through - from + field(first, '{COUNT_FIELD.decode()}')
-  else
-    held = redis.call('XLEN', key)
-  end
-  if held <= cap then return through end
-  redis.call('XDEL', key, first[1])
-end
-"""
 
 
 def scan_predictions(settings: Settings) -> pl.LazyFrame:
@@ -116,27 +75,6 @@ def _first_entries(chunk: pl.DataFrame, rows: int) -> pl.DataFrame:
     sizes = chunk.group_by(STREAM_ID, maintain_order=True).len()["len"].cum_sum()
     enough = int((sizes < rows).sum()) + 1  # entries up to the one that reaches `rows`
     return chunk.head(int(sizes[min(enough, sizes.len()) - 1]))
-
-
-def logged_rows(client: redis.Redis, key: str) -> int:
-    """Rows the log stream `key` holds now, read off its oldest and newest entries. While
-    entries of earlier releases (one row each, no counts) are at either end: its entry count."""
-    oldest, newest = client.xrange(key, count=1) or [], client.xrevrange(key, count=1) or []
-    first, last = (dict(e[0][1] or {}) if e else {} for e in (oldest, newest))
-    if THROUGH_FIELD not in first or THROUGH_FIELD not in last:
-        return int(client.xlen(key))
-    return int(last[THROUGH_FIELD]) - int(first[THROUGH_FIELD]) + int(first[COUNT_FIELD])
-
-
-def logged_through(client: redis.Redis, key: str) -> int:
-    """Rows logged through the newest entry of the log stream `key`, as `APPEND_SCRIPT` counts
-    them (its entry count while that entry is of an earlier release; 0 when empty). Trims
-    from the head leave it as it is, so its growth is what was appended in between."""
-    newest = client.xrevrange(key, count=1) or []
-    fields = dict(newest[0][1] or {}) if newest else {}
-    if THROUGH_FIELD in fields:
-        return int(fields[THROUGH_FIELD])
-    return int(client.xlen(key))
 
 
 def store(settings: Settings, chunk: pl.DataFrame) -> str:

@@ -20,13 +20,8 @@ from features.contract.prediction_log import (
 )
 from features.settings import Settings
 from features.stores.online import OnlineKeys
-from features.stores.predictions import (
-    APPEND_SCRIPT,
-    START,
-    logged_rows,
-    logged_through,
-    read_after,
-)
+from features.stores.prediction_stream import APPEND_SCRIPT, logged_rows, logged_through
+from features.stores.predictions import START, read_after
 
 if TYPE_CHECKING:
     from support.service_fixtures import RedisServer

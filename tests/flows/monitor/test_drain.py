@@ -18,7 +18,8 @@ from features.contract.prediction_log import (
 )
 from features.settings import Settings
 from features.stores.online import OnlineKeys
-from features.stores.predictions import APPEND_SCRIPT, scan_predictions
+from features.stores.prediction_stream import APPEND_SCRIPT
+from features.stores.predictions import scan_predictions
 from flows.monitor import drain as predictions
 from flows.monitor.drain import drain_predictions_flow
 
