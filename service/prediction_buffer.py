@@ -22,11 +22,11 @@ import redis.asyncio
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from features.contract.prediction_log import LoggedPrediction, encode_rows
+from features.contract.prediction_log import LoggedPrediction
 from features.local.redis_server import current_url
 from features.settings import Settings
 from features.stores.online import OnlineKeys
-from features.stores.prediction_stream import APPEND_SCRIPT
+from features.stores.prediction_stream import APPEND_SCRIPT, append_args
 from service import metrics
 from service.champion import Served
 from service.shadow import ShadowAnswers, score
@@ -190,9 +190,7 @@ class PredictionLog:
             logger.error("prediction log: %d predictions lost at stop: %s", self._rows, error)
 
     async def _append(self, entries: list[LoggedPrediction]) -> None:
-        args: list[int | bytes] = [self._settings.prediction_log_max_stream]
-        for rows, payload in encode_rows(entries):
-            args += [rows, payload]
+        args = append_args(self._settings.prediction_log_max_stream, entries)
         await self._connect()(keys=[self._key], args=args)
 
     def _connect(self) -> AsyncScript:

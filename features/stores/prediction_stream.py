@@ -10,9 +10,17 @@ drain's side (reading, Parquet, trimming) is `features/stores/predictions.py`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import redis
 
-from features.contract.prediction_log import COUNT_FIELD, ROWS_FIELD, THROUGH_FIELD
+from features.contract.prediction_log import (
+    COUNT_FIELD,
+    ROWS_FIELD,
+    THROUGH_FIELD,
+    LoggedPrediction,
+    encode_rows,
+)
 
 # KEYS[1]: the log stream. ARGV[1]: most rows it keeps; then a (rows, payload) pair per entry.
 # Oldest whole entries go while it holds more. Entries of earlier releases (one row, no
@@ -69,3 +77,11 @@ def logged_through(client: redis.Redis, key: str) -> int:
     if THROUGH_FIELD in fields:
         return int(fields[THROUGH_FIELD])
     return int(client.xlen(key))
+
+
+def append_args(cap: int, entries: Sequence[LoggedPrediction]) -> list[int | bytes]:
+    """`APPEND_SCRIPT`'s ARGV for one flush: the cap, then each entry's row count and rows."""
+    args: list[int | bytes] = [cap]
+    for rows, payload in encode_rows(entries):
+        args += [rows, payload]
+    return args

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pytest
 
-from features.contract.prediction_log import REQUEST_ID
+from features.contract.formulas import FEATURE_NAMES
+from features.contract.prediction_log import REQUEST_ID, LoggedPrediction
 from features.settings import Settings
 from features.stores.predictions import scan_predictions
 from flows.monitor.drain import drain_predictions_flow
@@ -35,3 +36,23 @@ def drained(
         if request_ids <= set(stored[REQUEST_ID]) or time.monotonic() > deadline:
             return stored
         time.sleep(0.2)
+
+
+def logged(first: int, count: int) -> list[LoggedPrediction]:
+    """`count` predictions as a worker logs them: request ids r<first>..., vehicle i, feature
+    values i, prediction i/10, range 0..i, one second apart."""
+    return [
+        LoggedPrediction(
+            f"r{i}",
+            0,
+            1_764_000_000.0 + i,
+            "/predict",
+            "3",
+            i,
+            [float(i)] * len(FEATURE_NAMES),
+            i / 10,
+            lower=0,
+            upper=i,
+        )
+        for i in range(first, first + count)
+    ]

@@ -8,19 +8,23 @@ from typing import TYPE_CHECKING
 
 import pytest
 import redis
+from support.logs import logged
 
-from features.contract.formulas import FEATURE_NAMES
 from features.contract.prediction_log import (
     ENTRY_ROWS,
     FIELD,
     REQUEST_ID,
     LoggedPrediction,
     encode,
-    encode_rows,
 )
 from features.settings import Settings
 from features.stores.online import OnlineKeys
-from features.stores.prediction_stream import APPEND_SCRIPT, logged_rows, logged_through
+from features.stores.prediction_stream import (
+    APPEND_SCRIPT,
+    append_args,
+    logged_rows,
+    logged_through,
+)
 from features.stores.predictions import START, read_after
 
 if TYPE_CHECKING:
@@ -29,24 +33,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 CAP = 1000  # the smallest cap the settings accept
-
-
-def _rows(first: int, count: int) -> list[LoggedPrediction]:
-    return [
-        LoggedPrediction(
-            f"r{i}",
-            0,
-            1_764_000_000.0 + i,
-            "/predict",
-            "3",
-            i,
-            [1.0] * len(FEATURE_NAMES),
-            2.0,
-            0,
-            4,
-        )
-        for i in range(first, first + count)
-    ]
 
 
 class Stream:
@@ -59,10 +45,7 @@ class Stream:
         self.script = self.client.register_script(APPEND_SCRIPT)
 
     def flush(self, rows: list[LoggedPrediction], cap: int = CAP) -> None:
-        args: list[int | bytes] = [cap]
-        for count, payload in encode_rows(rows):
-            args += [count, payload]
-        self.script(keys=[self.key], args=args)
+        self.script(keys=[self.key], args=append_args(cap, rows))
 
     def ids(self) -> list[str]:
         everything = read_after(self.client, self.settings, START, 10**9)
@@ -75,8 +58,8 @@ def stream(fresh_redis: RedisServer) -> Stream:
 
 
 def test_each_flush_is_one_entry_per_entry_rows_and_reads_back_whole(stream: Stream) -> None:
-    stream.flush(_rows(0, 3))
-    stream.flush(_rows(3, ENTRY_ROWS + 1))  # one flush, two entries
+    stream.flush(logged(0, 3))
+    stream.flush(logged(3, ENTRY_ROWS + 1))  # one flush, two entries
     assert stream.client.xlen(stream.key) == 3
     assert logged_rows(stream.client, stream.key) == ENTRY_ROWS + 4
     assert stream.ids() == [f"r{i}" for i in range(ENTRY_ROWS + 4)]
@@ -88,7 +71,7 @@ def test_each_flush_is_one_entry_per_entry_rows_and_reads_back_whole(stream: Str
 
 def test_the_cap_counts_rows_and_trims_the_oldest_whole_entries(stream: Stream) -> None:
     for flush in range(5):  # 5 x 300 rows against a cap of 1,000 rows
-        stream.flush(_rows(flush * 300, 300))
+        stream.flush(logged(flush * 300, 300))
     held = logged_rows(stream.client, stream.key)
     assert held == 900  # the two oldest entries went whole: 1,200 would be over the cap
     assert logged_through(stream.client, stream.key) == 1500  # what was appended, trims aside
@@ -98,9 +81,9 @@ def test_the_cap_counts_rows_and_trims_the_oldest_whole_entries(stream: Stream) 
 def test_small_entries_are_not_trimmed_early(stream: Stream) -> None:
     # The regression an entry cap would bring: a quiet service's entries of one row each.
     for i in range(CAP):
-        stream.flush(_rows(i, 1))
+        stream.flush(logged(i, 1))
     assert stream.client.xlen(stream.key) == CAP
-    stream.flush(_rows(CAP, 1))
+    stream.flush(logged(CAP, 1))
     assert logged_rows(stream.client, stream.key) == CAP
     assert stream.ids()[0] == "r1"  # only the oldest row went
 
@@ -108,10 +91,10 @@ def test_small_entries_are_not_trimmed_early(stream: Stream) -> None:
 def test_entries_of_the_earlier_layout_read_beside_new_ones_and_count_one_row(
     stream: Stream,
 ) -> None:
-    for entry in _rows(0, 4):  # what workers of the earlier release appended
+    for entry in logged(0, 4):  # what workers of the earlier release appended
         stream.client.xadd(stream.key, {FIELD: encode(entry)})
     assert logged_through(stream.client, stream.key) == 4
-    stream.flush(_rows(4, 6))
+    stream.flush(logged(4, 6))
     assert stream.ids() == [f"r{i}" for i in range(10)]
     assert stream.client.xlen(stream.key) == 5
     assert logged_through(stream.client, stream.key) == 10  # growth counts rows across layouts
@@ -121,19 +104,19 @@ def test_while_an_entry_of_the_earlier_layout_is_the_oldest_the_cap_counts_entri
     stream: Stream,
 ) -> None:
     with stream.client.pipeline(transaction=False) as pipe:
-        for entry in _rows(0, CAP - 2):
+        for entry in logged(0, CAP - 2):
             pipe.xadd(stream.key, {FIELD: encode(entry)})
         pipe.execute()
-    stream.flush(_rows(CAP - 2, 6))  # CAP - 1 entries, more rows than CAP: nothing goes
+    stream.flush(logged(CAP - 2, 6))  # CAP - 1 entries, more rows than CAP: nothing goes
     assert stream.ids()[0] == "r0"
-    stream.flush(_rows(CAP + 4, ENTRY_ROWS + 1))  # two entries more: the oldest goes, alone
+    stream.flush(logged(CAP + 4, ENTRY_ROWS + 1))  # two entries more: the oldest goes, alone
     assert stream.client.xlen(stream.key) == CAP
     assert stream.ids()[:2] == ["r1", "r2"]
 
 
 def test_a_drain_after_a_cap_trim_reads_every_row_still_held(stream: Stream) -> None:
-    stream.flush(_rows(0, 700))
-    stream.flush(_rows(700, 700))  # over the cap: the first 500-row entry goes
+    stream.flush(logged(0, 700))
+    stream.flush(logged(700, 700))  # over the cap: the first 500-row entry goes
     chunk = read_after(stream.client, stream.settings, START, 100_000)
     assert chunk[REQUEST_ID].to_list() == [f"r{i}" for i in range(500, 1400)]
     assert chunk.height == logged_rows(stream.client, stream.key)

@@ -6,19 +6,18 @@ from __future__ import annotations
 import polars as pl
 import pytest
 import redis
+from support.logs import logged
 
 from features.contract.formulas import FEATURE_NAMES
 from features.contract.prediction_log import (
     FIELD,
     REQUEST_ID,
     UPPER,
-    LoggedPrediction,
     encode,
-    encode_rows,
 )
 from features.settings import Settings
 from features.stores.online import OnlineKeys
-from features.stores.prediction_stream import APPEND_SCRIPT
+from features.stores.prediction_stream import APPEND_SCRIPT, append_args
 from features.stores.predictions import scan_predictions
 from flows.monitor import drain as predictions
 from flows.monitor.drain import drain_predictions_flow
@@ -26,39 +25,19 @@ from flows.monitor.drain import drain_predictions_flow
 pytestmark = pytest.mark.integration
 
 
-def _predictions(first: int, count: int) -> list[LoggedPrediction]:
-    return [
-        LoggedPrediction(
-            f"r{i}",
-            0,
-            1_764_000_000.0 + i,
-            "/predict",
-            "3",
-            i,
-            [float(i)] * len(FEATURE_NAMES),
-            i / 10,
-            lower=0,
-            upper=i,
-        )
-        for i in range(first, first + count)
-    ]
-
-
 def _log(settings: Settings, first: int, count: int) -> None:
     """Append `count` predictions (request ids r<first>...) one entry each, as the workers of
     earlier releases did."""
     client = redis.Redis.from_url(settings.redis_url or "")
     key = OnlineKeys(settings.redis_key_prefix).prediction_log
-    for entry in _predictions(first, count):
+    for entry in logged(first, count):
         client.xadd(key, {FIELD: encode(entry)})
 
 
 def _flush(settings: Settings, first: int, count: int) -> None:
     """Append `count` predictions as one worker flush does: entries of many rows."""
     client = redis.Redis.from_url(settings.redis_url or "")
-    args: list[int | bytes] = [settings.prediction_log_max_stream]
-    for rows, payload in encode_rows(_predictions(first, count)):
-        args += [rows, payload]
+    args = append_args(settings.prediction_log_max_stream, logged(first, count))
     client.register_script(APPEND_SCRIPT)(
         keys=[OnlineKeys(settings.redis_key_prefix).prediction_log], args=args
     )
