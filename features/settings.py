@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     )
     cv_folds: int = Field(5, ge=2, le=20, description="Folds of the repeated K-fold protocol.")
     cv_repeats: int = Field(2, ge=1, le=10, description="Repeats of the K-fold protocol.")
+    train_max_rows: int = Field(
+        40_000,
+        ge=100,
+        description="Most labeled training rows a training run compares families on and fits "
+        "the winner to; above it, a seeded sample of this many (recorded on the run). Tree "
+        "fits grow faster than the rows, and past ~40k listings the scores settle.",
+    )
     seed: int = Field(42, description="Seed of the folds and of every model family.")
     selection_metric: Literal["mae", "rmse", "poisson_deviance"] = Field(
         "mae", description="Metric (lower is better) that picks the family and gates promotion."

@@ -37,10 +37,23 @@ class NotEnoughDataError(FleetcastError, ValueError):
 
 @dataclass(frozen=True)
 class Split:
-    """The labeled rows of a snapshot, divided into training and frozen holdout parts."""
+    """The labeled rows of a snapshot, divided into training and frozen holdout parts.
+
+    `train` is what training uses; `train_available` counts the labeled training rows before
+    any sampling (equal to `train.height` unless `sampled` cut it down).
+    """
 
     train: pl.DataFrame
     holdout: pl.DataFrame
+    train_available: int = -1
+
+    def __post_init__(self) -> None:
+        if self.train_available < 0:
+            object.__setattr__(self, "train_available", self.train.height)
+
+    @property
+    def is_sampled(self) -> bool:
+        return self.train.height < self.train_available
 
 
 def split_labeled(snapshot: pl.DataFrame, holdout_percent: int) -> Split:
@@ -48,6 +61,15 @@ def split_labeled(snapshot: pl.DataFrame, holdout_percent: int) -> Split:
     labeled = snapshot.filter(pl.col(TARGET).is_not_null()).sort(ENTITY)
     holdout = is_holdout(holdout_percent)
     return Split(train=labeled.filter(~holdout), holdout=labeled.filter(holdout))
+
+
+def sampled(split: Split, max_rows: int, seed: int) -> Split:
+    """At most `max_rows` training rows: above it, a seeded uniform sample, kept in id order.
+    The holdout is never sampled: promotion judges on all of it."""
+    if split.train.height <= max_rows:
+        return split
+    rows = np.sort(np.random.default_rng(seed).choice(split.train.height, max_rows, replace=False))
+    return Split(split.train[rows], split.holdout, train_available=split.train.height)
 
 
 def feature_frame(frame: pl.DataFrame) -> pd.DataFrame:

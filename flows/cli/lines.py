@@ -21,11 +21,14 @@ def trained(result: TrainResult) -> str:
     """One line per training run: what won, by how much over the yardsticks, what was
     registered with which range."""
     mae, reference = result.cv["mae"], result.reference_cv["mae"]
+    rows = f"{result.train_rows:,} rows"
+    if result.train_rows < result.train_rows_available:
+        rows = f"a sample of {result.train_rows:,} of {result.train_rows_available:,} rows"
     return (
-        f"trained: {result.family} won (nested CV mae {mae:.3f} vs the seed's reference model "
-        f"{reference:.3f}, {(reference - mae) / reference:.1%} better, and median baseline "
-        f"{result.baseline_cv['mae']:.3f}); registered v{result.version} as candidate with a "
-        f"{result.calibration.level:.0%} range; ONNX {result.onnx}"
+        f"trained on {rows}: {result.family} won (nested CV mae {mae:.3f} vs the seed's "
+        f"reference model {reference:.3f}, {(reference - mae) / reference:.1%} better, and "
+        f"median baseline {result.baseline_cv['mae']:.3f}); registered v{result.version} as "
+        f"candidate with a {result.calibration.level:.0%} range; ONNX {result.onnx}"
     )
 
 

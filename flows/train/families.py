@@ -3,7 +3,8 @@
 A family's configuration names its feature set (`FEATURE_SETS`) beside its hyperparameters;
 every model still takes the contract's FEATURE_NAMES as input and selects its columns itself,
 so the service and the ONNX export see one input whatever the family uses. Every estimator is
-single-threaded: parallelism comes from the flow's task runner, which runs families side by side.
+single-threaded unless `build` is given threads (forests' `n_jobs`; boosting takes the OpenMP
+limit the train flow sets around each fit); a fitted model is served single-threaded.
 """
 
 from __future__ import annotations
@@ -46,8 +47,20 @@ class Family:
     grid: list[Config] = field(default_factory=lambda: [{FEATURE_SET: "all"}])
     aim: str = "mean"  # what it estimates: the conditional mean or median (MAE's minimiser)
 
-    def build(self, config: Config, seed: int) -> RegressorMixin:
-        return using(config[FEATURE_SET], self.estimator(config, seed))
+    def build(self, config: Config, seed: int, threads: int = 1) -> RegressorMixin:
+        estimator = self.estimator(config, seed)
+        if "n_jobs" in estimator.get_params(deep=False):
+            estimator.set_params(n_jobs=threads)
+        return using(config[FEATURE_SET], estimator)
+
+
+def single_threaded(model: RegressorMixin) -> RegressorMixin:
+    """The fitted `model`, set to predict on one thread: a request is a few rows, and a
+    thread pool per call would cost more than the trees (see bench/service's baseline)."""
+    final = model[-1] if isinstance(model, Pipeline) else model
+    if "n_jobs" in final.get_params(deep=False):
+        final.set_params(n_jobs=1)
+    return model
 
 
 def using(feature_set: str, estimator: RegressorMixin) -> RegressorMixin:
@@ -134,10 +147,10 @@ def family(name: str) -> Family:
     return FAMILIES[name]
 
 
-def build(name: str, seed: int, config: Config | None = None) -> RegressorMixin:
+def build(name: str, seed: int, config: Config | None = None, threads: int = 1) -> RegressorMixin:
     """A fresh, unfitted estimator of family `name` (default: its first configuration)."""
     chosen = family(name)
-    return chosen.build(config or chosen.grid[0], seed)
+    return chosen.build(config or chosen.grid[0], seed, threads)
 
 
 def hyperparameters(model: RegressorMixin) -> dict[str, str | int | float | bool | None]:

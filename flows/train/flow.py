@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ from flows.evaluation import (
     Split,
     feature_frame,
     fold_indices,
+    sampled,
     split_labeled,
     target,
 )
@@ -66,16 +68,30 @@ def choose_families(requested: list[str] | None) -> list[str]:
 
 @step
 def load_training_data(settings: Settings, snapshot_id: str | None) -> TrainingData:
-    """Read a snapshot (default the latest) and set its frozen holdout aside."""
+    """Read a snapshot (default the latest), set its frozen holdout aside and, above
+    `train_max_rows`, sample the training part (every family then sees the same rows)."""
     meta = read_meta(settings, snapshot_id)
     rows = scan_snapshot(settings, meta.snapshot_id).collect()
     split = split_labeled(rows, settings.holdout_percent)
+    split = sampled(split, settings.train_max_rows, settings.seed)
     if split.train.height < 2 * settings.cv_folds:
         raise NotEnoughDataError(
             f"snapshot {meta.snapshot_id}: {split.train.height} labeled training rows; "
             f"need at least {2 * settings.cv_folds} for {settings.cv_folds}-fold CV"
         )
     return TrainingData(meta=meta, rows=rows, split=split)
+
+
+PARALLEL_FIT_ROWS = 10_000  # below it, a fit's own threads cost more than they save
+
+
+def fit_threads(settings: Settings, rows: int) -> int:
+    """Threads each fit may use: the cores the family fan-out leaves idle, once fits are big
+    enough to gain (forests build trees without the GIL). On Dask, 1: its workers are the
+    parallelism."""
+    if settings.dask_address or rows < PARALLEL_FIT_ROWS:
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) // settings.train_workers)
 
 
 @named_step("evaluate-{family}")
@@ -85,22 +101,25 @@ def evaluate_family(
     labels: np.ndarray,
     folds: list[tuple[np.ndarray, np.ndarray]],
     seed: int,
+    threads: int = 1,
 ) -> FamilyScore:
     """Nested cross-validation of one family on the shared folds (its grid searched inside
     each training fold), then its configuration picked on all training rows."""
     chosen = family_registry.family(family)
-    # One BLAS/OpenMP thread per fit, set in this worker thread: OpenMP's limit is per thread,
-    # so the flow's own limit does not reach the task runner's threads (boosting ran 2x slower).
-    with threadpool_limits(limits=1):
-        return nested_cross_validate(family, chosen, features, labels, folds, seed)
+    # The OpenMP/BLAS limit (boosting) is per thread, so each worker thread sets its own;
+    # without it, nested pools oversubscribe the cores (boosting ran 2-6x slower).
+    with threadpool_limits(limits=threads):
+        return nested_cross_validate(family, chosen, features, labels, folds, seed, threads)
 
 
 @named_step("refit-{best.family}")
 def refit(
-    best: FamilyScore, features: pd.DataFrame, labels: np.ndarray, seed: int
+    best: FamilyScore, features: pd.DataFrame, labels: np.ndarray, seed: int, threads: int = 1
 ) -> RegressorMixin:
     """Fit the chosen family, in the configuration its search picked, on the training part."""
-    return family_registry.build(best.family, seed, best.config).fit(features, labels)
+    with threadpool_limits(limits=threads):
+        model = family_registry.build(best.family, seed, best.config, threads)
+        return family_registry.single_threaded(model.fit(features, labels))
 
 
 @step
@@ -157,6 +176,17 @@ COMPARISON_KEY = (
 )
 
 
+def rows_note(result: TrainResult) -> str:
+    """What the comparison was run on, when that is a sample of the training rows."""
+    used, available = result.train_rows, result.train_rows_available
+    if used >= available:
+        return ""
+    return (
+        f"\n\nCompared and fitted on a seeded sample of **{used:,} of {available:,}** labeled "
+        f"training rows (`FLEETCAST_TRAIN_MAX_ROWS`); the holdout is whole."
+    )
+
+
 @step
 def publish_comparison(settings: Settings, result: TrainResult, table: pd.DataFrame) -> None:
     """The family comparison as a markdown artifact in the Prefect UI (the version linked to
@@ -168,7 +198,7 @@ def publish_comparison(settings: Settings, result: TrainResult, table: pd.DataFr
         key="train-comparison",
         markdown=(
             f"# Training on snapshot `{result.snapshot_id}`\n\n"
-            f"{tracking.comparison_markdown(table)}\n\n{COMPARISON_KEY}"
+            f"{tracking.comparison_markdown(table)}\n\n{COMPARISON_KEY}{rows_note(result)}"
             f"\n\nRegistered **{result.family}** as {version} "
             f"(run `{result.run_id}`), alias `candidate`, with a "
             f"{result.calibration.level:.0%} prediction interval. ONNX: {result.onnx}."
@@ -195,13 +225,15 @@ def train_flow(snapshot_id: str | None = None, families: list[str] | None = None
     data = load_training_data(settings, snapshot_id)
     features, labels = feature_frame(data.split.train), target(data.split.train)
     folds = fold_indices(len(labels), settings.cv_folds, settings.cv_repeats, settings.seed)
-    # One BLAS/OpenMP thread per fit: the task runner already runs fits side by side, and
-    # nested pools oversubscribe the cores (HistGradientBoosting ran 6x slower without this).
-    with threadpool_limits(limits=1):
-        futures = [evaluate_family.submit(n, features, labels, folds, settings.seed) for n in names]
+    threads = fit_threads(settings, len(labels))
+    with threadpool_limits(limits=threads):
+        futures = [
+            evaluate_family.submit(n, features, labels, folds, settings.seed, threads)
+            for n in names
+        ]
         scores = [future.result() for future in futures]
     best = best_family(scores, settings.selection_metric)
-    model = refit(best, features, labels, settings.seed)
+    model = refit(best, features, labels, settings.seed, threads)
     calibration = calibrate_interval(best, labels, settings.interval_level)
     fast = export_fast(model, data.rows)
     figures = diagnostics(model, best, features, labels, settings.seed)

@@ -37,6 +37,8 @@ class TrainResult:
     reference_cv: dict[str, float]
     onnx: str
     calibration: Calibration
+    train_rows: int  # the rows compared and fitted on
+    train_rows_available: int  # the labeled training rows before sampling
 
 
 def _run_params(
@@ -53,6 +55,8 @@ def _run_params(
         "seed": settings.seed,
         "holdout_percent": settings.holdout_percent,
         "train_rows": split.train.height,
+        "train_rows_available": split.train_available,
+        "train_max_rows": settings.train_max_rows,
         "holdout_rows": split.holdout.height,
         "families": ",".join(s.family for s in scores),
         "family": best.family,
@@ -216,6 +220,8 @@ def record_training(
         reference_cv=means[family_registry.REFERENCE],
         onnx=lineage[Tag.ONNX],
         calibration=calibration,
+        train_rows=split.train.height,
+        train_rows_available=split.train_available,
     )
 
 

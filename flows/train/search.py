@@ -33,7 +33,9 @@ def _label(config: Config) -> str:
     return ", ".join(f"{key}={value}" for key, value in config.items())
 
 
-def pick(family: Family, features: pd.DataFrame, labels: np.ndarray, seed: int) -> Pick:
+def pick(
+    family: Family, features: pd.DataFrame, labels: np.ndarray, seed: int, threads: int = 1
+) -> Pick:
     """The configuration with the lowest inner-CV MAE on these rows (the first on a tie)."""
     if len(family.grid) == 1:
         return Pick(family.grid[0], {})
@@ -42,7 +44,8 @@ def pick(family: Family, features: pd.DataFrame, labels: np.ndarray, seed: int) 
     for config in family.grid:
         errors = []
         for fit_rows, test_rows in inner:
-            model = family.build(config, seed).fit(features.iloc[fit_rows], labels[fit_rows])
+            model = family.build(config, seed, threads)
+            model.fit(features.iloc[fit_rows], labels[fit_rows])
             predicted = model.predict(features.iloc[test_rows])
             errors.append(float(np.mean(np.abs(predicted - labels[test_rows]))))
         maes[_label(config)] = float(np.mean(errors))
@@ -57,16 +60,18 @@ def nested_cross_validate(
     labels: np.ndarray,
     folds: list[tuple[np.ndarray, np.ndarray]],
     seed: int,
+    threads: int = 1,
 ) -> FamilyScore:
     """Score `family` on the outer folds, each with its own inner search; then pick its
-    configuration once more on all the rows given (what a refit would use)."""
+    configuration once more on all the rows given (what a refit would use). Each fit uses
+    `threads` threads."""
     scores, out_of_fold, seconds = [], np.full(len(labels), np.nan), 0.0
     picked: list[str] = []
     for train_rows, test_rows in folds:
         started = time.perf_counter()
         x, y = features.iloc[train_rows], labels[train_rows]
-        chosen = pick(family, x, y, seed).config
-        fitted = family.build(chosen, seed).fit(x, y)
+        chosen = pick(family, x, y, seed, threads).config
+        fitted = family.build(chosen, seed, threads).fit(x, y)
         seconds += time.perf_counter() - started
         predicted = fitted.predict(features.iloc[test_rows])
         scores.append(score(labels[test_rows], predicted))
@@ -74,7 +79,7 @@ def nested_cross_validate(
         if np.isnan(out_of_fold[test_rows]).all():  # first repeat only
             out_of_fold[test_rows] = predicted
     started = time.perf_counter()
-    final = pick(family, features, labels, seed)
+    final = pick(family, features, labels, seed, threads)
     seconds += time.perf_counter() - started
     return FamilyScore(
         family=name,

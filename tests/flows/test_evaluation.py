@@ -8,7 +8,7 @@ import pytest
 
 from features.contract.formulas import TARGET
 from features.contract.schema import ENTITY
-from flows.evaluation import fold_indices, holdout_bucket, score, split_labeled
+from flows.evaluation import fold_indices, holdout_bucket, sampled, score, split_labeled
 
 
 def _table(n: int) -> pl.DataFrame:
@@ -45,6 +45,21 @@ def test_unlabeled_rows_are_neither_trained_nor_held_out() -> None:
     split = split_labeled(table, 20)
     assert split.train.height + split.holdout.height == 90
     assert not set(split.train[ENTITY]) & set(split.holdout[ENTITY])
+
+
+def test_above_the_cap_training_gets_a_seeded_sample_and_the_holdout_stays_whole() -> None:
+    split = split_labeled(_table(5_000), 20)
+    cut = sampled(split, 1_000, seed=42)
+    assert cut.train.height == 1_000 and cut.train_available == split.train.height
+    assert cut.is_sampled and not split.is_sampled
+    assert set(cut.train[ENTITY]) <= set(split.train[ENTITY])
+    assert cut.train[ENTITY].is_sorted()  # id order, as the folds expect
+    assert cut.holdout.equals(split.holdout)
+    assert cut.train.equals(sampled(split, 1_000, seed=42).train)  # reproducible
+    assert not cut.train.equals(sampled(split, 1_000, seed=7).train)
+    # Spread over the ids, not the first thousand.
+    assert cut.train[ENTITY].max() > 0.9 * split.train[ENTITY].max()
+    assert sampled(split, split.train.height, seed=42) is split  # at the cap: untouched
 
 
 def test_folds_are_shuffled_repeated_and_reproducible() -> None:

@@ -23,6 +23,7 @@ from features.contract.registry import (
 from features.settings import Settings
 from features.stores import model_registry
 from features.stores.offline import scan_snapshot
+from flows.cli import lines
 from flows.evaluation import feature_frame, is_holdout, split_labeled
 from flows.train import families
 from flows.train.export import predict, session
@@ -189,6 +190,30 @@ def test_no_holdout_vehicle_was_used_for_training(trained_store: TrainedStore) -
     assert int(params["train_rows"]) == split.train.height
     assert int(params["holdout_rows"]) == split.holdout.height > 0
     assert not split.train.filter(is_holdout(settings.holdout_percent)).height
+
+
+def test_above_the_row_cap_a_run_trains_on_a_seeded_sample_and_says_so(
+    model_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLEETCAST_TRAIN_MAX_ROWS", "300")
+    result = train_flow(families=["random_forest"])
+    settings = Settings()
+    available = split_labeled(scan_snapshot(settings).collect(), settings.holdout_percent)
+    assert (result.train_rows, result.train_rows_available) == (300, available.train.height)
+    assert "on a sample of 300 of" in lines.trained(result)
+    client, _ = model_registry.connect(settings)
+    version = client.get_model_version(settings.registered_model, result.version)
+    params = client.get_run(version.run_id).data.params
+    assert (params["train_rows"], params["train_rows_available"]) == (
+        "300",
+        str(available.train.height),
+    )
+    ranges = input_ranges.from_tags(version.tags, version.version)
+    assert ranges is not None and ranges.rows == 300
+    model = mlflow.sklearn.load_model(version.source)
+    forest = model[-1] if hasattr(model, "steps") else model
+    # The winner's refit saw the sample too: each tree's bootstrap weighs 300 rows.
+    assert forest.estimators_[0].tree_.weighted_n_node_samples[0] == 300
 
 
 def test_unknown_family_is_refused_by_name(model_settings: Settings) -> None:

@@ -3,6 +3,7 @@ reference model is scored on the same folds, and paired intervals separate noise
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -11,10 +12,12 @@ import pytest
 from sklearn.dummy import DummyRegressor
 
 from features.contract.formulas import FEATURE_NAMES
+from features.settings import Settings
 from flows.evaluation import FamilyScore, fold_indices
 from flows.train import families
 from flows.train.compare import best_family, comparison_table, paired_difference
 from flows.train.families import FEATURE_SET, Family
+from flows.train.flow import PARALLEL_FIT_ROWS, fit_threads
 from flows.train.search import nested_cross_validate
 
 
@@ -93,3 +96,25 @@ def test_the_reference_is_the_seeds_model_on_its_five_features() -> None:
 def test_a_median_aiming_family_exists_and_every_grid_is_small() -> None:
     assert any(f.aim == "median" for n, f in families.FAMILIES.items() if n != families.BASELINE)
     assert all(1 <= len(f.grid) <= 4 for f in families.FAMILIES.values())
+
+
+def test_a_fit_takes_the_threads_it_is_given_and_the_model_then_serves_on_one() -> None:
+    features, labels = _data()
+    forest = families.build("random_forest", seed=0, threads=2)
+    assert forest.get_params()["n_jobs"] == 2
+    served = families.single_threaded(forest.fit(features, labels))
+    assert served.get_params()["n_jobs"] == 1
+    reference = families.build(families.REFERENCE, seed=0, threads=2).fit(features, labels)
+    assert families.single_threaded(reference).named_steps["model"].n_jobs == 1
+    # Threads change the speed, never the model.
+    alone = families.build("random_forest", seed=0).fit(features, labels)
+    assert np.array_equal(alone.predict(features), served.predict(features))
+
+
+def test_fits_get_threads_only_when_big_enough_and_never_on_dask() -> None:
+    cores = len(os.sched_getaffinity(0))
+    local = Settings(train_workers=1)
+    assert fit_threads(local, PARALLEL_FIT_ROWS - 1) == 1
+    assert fit_threads(local, PARALLEL_FIT_ROWS) == cores
+    assert fit_threads(Settings(train_workers=cores), 10**6) == 1  # the fan-out has the cores
+    assert fit_threads(Settings(dask_address="tcp://127.0.0.1:8786"), 10**6) == 1
