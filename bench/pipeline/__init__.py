@@ -1,0 +1,1 @@
+"""`python -m bench.pipeline`: the whole pipeline at several sizes, each stage measured."""
