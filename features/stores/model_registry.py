@@ -7,6 +7,9 @@ service worker's import must not pay for it.
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.parse
+import urllib.request
 from typing import TYPE_CHECKING
 
 from features.contract.errors import FleetcastError
@@ -30,6 +33,45 @@ class RegistryUnreachable(FleetcastError, ConnectionError):
     def __init__(self, cause: BaseException) -> None:
         # Names the failure, not the store's address: this text is shown by GET /model.
         super().__init__(f"the MLflow tracking store is unreachable ({type(cause).__name__})")
+
+
+class RegistryNotAnswering(FleetcastError, ConnectionError):
+    """A tracking server that refuses connections, or accepts them and never answers."""
+
+
+PROBE_TIMEOUT_S = 10.0  # a healthy server answers /health in milliseconds, a cold one in ~5 s
+
+
+def check_answers(settings: Settings) -> None:
+    """Fail at once, before a flow does any work, if the tracking server is down or hung.
+
+    Without this a train run against a hung server fitted for minutes, then blocked on its
+    first MLflow request (120 s per try, 7 tries, by MLflow's defaults). A server that answers
+    anything at all, an error or an auth challenge included, passes: that is not a hang.
+    """
+    uri = settings.tracking_uri
+    if not uri.startswith(("http://", "https://")):
+        return  # a local SQLite or file store: nothing to hang
+    server = _without_credentials(uri)  # any answer will do, a 401 included
+    where = f"the MLflow tracking server {server} (MLFLOW_TRACKING_URI)"
+    try:
+        with urllib.request.urlopen(f"{server.rstrip('/')}/health", timeout=PROBE_TIMEOUT_S):
+            return
+    except urllib.error.HTTPError:
+        return
+    except TimeoutError:
+        message = f"accepted the connection but did not answer within {PROBE_TIMEOUT_S:.0f} s"
+    except urllib.error.URLError as error:
+        if not isinstance(error.reason, TimeoutError):
+            raise RegistryNotAnswering(f"{where} is unreachable: {error.reason}") from None
+        message = f"did not accept a connection within {PROBE_TIMEOUT_S:.0f} s"
+    raise RegistryNotAnswering(f"{where} {message}; nothing was written")
+
+
+def _without_credentials(uri: str) -> str:
+    parts = urllib.parse.urlsplit(uri)
+    host = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
+    return parts._replace(netloc=host).geturl()
 
 
 def client(settings: Settings) -> MlflowClient:

@@ -230,6 +230,7 @@ def drift_flow(
     the same requests and its live numbers tagged on its version; they never change the verdict.
     """
     settings = get_settings()
+    model_registry.check_answers(settings)
     champion = resolve_champion(settings)
     reference = load_reference(settings, champion.snapshot_id)
     window = load_current(settings, current, snapshot_id, window_days)

@@ -152,6 +152,7 @@ def promote_flow(candidate_version: str | None = None, snapshot_id: str | None =
     left out becomes the `challenger` (`fleetcast.model.challenger`).
     """
     settings = get_settings()
+    model_registry.check_answers(settings)  # not while holding the promotion slot
     rule = Rule.of(settings)
     snapshot, split = load_holdout(settings, snapshot_id)
     with promotion_lock(settings):

@@ -115,6 +115,7 @@ def rollback_flow(version: str, reason: str) -> Rollback:
     if not reason.strip():
         raise RollbackRefused("reason: say why the champion is rolled back (it is audited)")
     settings = get_settings()
+    model_registry.check_answers(settings)  # not while holding the promotion slot
     with promotion_lock(settings):
         replaced = check_target(settings, str(version))
         rollback = Rollback(

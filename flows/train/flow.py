@@ -220,6 +220,7 @@ def train_flow(snapshot_id: str | None = None, families: list[str] | None = None
     `candidate` version.
     """
     settings = get_settings()
+    model_registry.check_answers(settings)  # before minutes of fitting, not after
     started_at = clock.stamp()  # the MLflow run spans the whole training, not its logging
     names = choose_families(families)
     data = load_training_data(settings, snapshot_id)

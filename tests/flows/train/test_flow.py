@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pytest
 from conftest import TrainedStore
+from support.hanging import hanging_port
 
 from features.contract import input_ranges, intervals
 from features.contract.formulas import FEATURE_NAMES, FEATURE_SETS
@@ -20,8 +22,10 @@ from features.contract.registry import (
     TAG_PRECISION,
     Tag,
 )
+from features.local.processes import free_port
 from features.settings import Settings
 from features.stores import model_registry
+from features.stores.model_registry import RegistryNotAnswering
 from features.stores.offline import scan_snapshot
 from flows.cli import lines
 from flows.evaluation import feature_frame, is_holdout, split_labeled
@@ -221,3 +225,18 @@ def test_unknown_family_is_refused_by_name(model_settings: Settings) -> None:
         train_flow(families=["xgboost"])
     with pytest.raises(UnknownFamilyError, match="besides the yardsticks"):
         train_flow(families=["median", "reference"])
+
+
+def test_against_a_hung_mlflow_a_run_fails_in_seconds_before_fitting(
+    model_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    with hanging_port(port) as accepted:
+        started = time.monotonic()
+        with pytest.raises(RegistryNotAnswering, match="did not answer within"):
+            train_flow(families=["extra_trees"])
+        waited = time.monotonic() - started
+        assert accepted
+    # The probe's 10 s and the flow's start-up, not a family's nested CV and MLflow's retries.
+    assert waited < model_registry.PROBE_TIMEOUT_S + 20, waited
