@@ -7,6 +7,7 @@ service worker's import must not pay for it.
 from __future__ import annotations
 
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -43,29 +44,42 @@ PROBE_TIMEOUT_S = 10.0  # a healthy server answers /health in milliseconds, a co
 
 
 def check_answers(settings: Settings) -> None:
-    """Fail at once, before a flow does any work, if the tracking server is down or hung.
+    """Fail in seconds, before a flow does any work, if the tracking server is down or hung.
 
     Without this a train run against a hung server fitted for minutes, then blocked on its
     first MLflow request (120 s per try, 7 tries, by MLflow's defaults). A server that answers
-    anything at all, an error or an auth challenge included, passes: that is not a hang.
+    anything at all, an error or an auth challenge included, passes: that is not a hang. A
+    refused connection is retried for the probe's timeout: a server restarting is not down.
     """
     uri = settings.tracking_uri
     if not uri.startswith(("http://", "https://")):
         return  # a local SQLite or file store: nothing to hang
     server = _without_credentials(uri)  # any answer will do, a 401 included
-    where = f"the MLflow tracking server {server} (MLFLOW_TRACKING_URI)"
+    deadline = time.monotonic() + PROBE_TIMEOUT_S
+    while (failure := _probe(f"{server.rstrip('/')}/health")) is not None:
+        if failure.startswith("accepted") or time.monotonic() >= deadline:
+            raise RegistryNotAnswering(
+                f"the MLflow tracking server {server} (MLFLOW_TRACKING_URI) {failure}; "
+                "nothing was written"
+            )
+        time.sleep(1.0)
+
+
+def _probe(url: str) -> str | None:
+    """None if `url` answered at all, else what went wrong."""
     try:
-        with urllib.request.urlopen(f"{server.rstrip('/')}/health", timeout=PROBE_TIMEOUT_S):
-            return
+        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S):
+            return None
     except urllib.error.HTTPError:
-        return
+        return None
     except TimeoutError:
-        message = f"accepted the connection but did not answer within {PROBE_TIMEOUT_S:.0f} s"
+        return f"accepted the connection but did not answer within {PROBE_TIMEOUT_S:.0f} s"
     except urllib.error.URLError as error:
-        if not isinstance(error.reason, TimeoutError):
-            raise RegistryNotAnswering(f"{where} is unreachable: {error.reason}") from None
-        message = f"did not accept a connection within {PROBE_TIMEOUT_S:.0f} s"
-    raise RegistryNotAnswering(f"{where} {message}; nothing was written")
+        if isinstance(error.reason, TimeoutError):
+            return f"accepted the connection but did not answer within {PROBE_TIMEOUT_S:.0f} s"
+        return f"is unreachable: {error.reason}"
+    except OSError as error:  # a reset mid-answer
+        return f"is unreachable: {error}"
 
 
 def _without_credentials(uri: str) -> str:
