@@ -9,6 +9,8 @@ from typing import Any
 
 import bentoml
 import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from features.local.redis_server import current_url
@@ -42,9 +44,15 @@ class OnlineLookup:
             url = current_url(self._settings)
             if url is None:
                 raise bentoml.exceptions.ServiceUnavailable(f"{STORE_DOWN}: none configured")
-            # Short timeouts: a down store must answer 503 quickly, not hold requests.
+            # Short timeouts: a down store must answer 503 quickly, not hold requests. One
+            # retry, on a fresh connection: a worker's event loop held over 1 s (seen twice in
+            # CI while it loaded a shadow) made a late but healthy reply look like a dead store.
             self._client = redis.asyncio.Redis.from_url(
-                url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=5
+                url,
+                socket_connect_timeout=0.5,
+                socket_timeout=1.0,
+                health_check_interval=5,
+                retry=Retry(NoBackoff(), retries=1),
             )
             keys = OnlineKeys(self._settings.redis_key_prefix)
             self._store = AsyncOnlineStore(self._client, keys)
