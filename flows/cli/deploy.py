@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import yaml
+from pydantic import SecretStr
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import (
@@ -85,7 +86,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         value = getattr(settings, name)
         if value is not None:
             alias = field.validation_alias
-            env[alias if isinstance(alias, str) else f"{prefix}{name}".upper()] = str(value)
+            # str() of a SecretStr is its mask: children would read "**********" as the token.
+            text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            env[alias if isinstance(alias, str) else f"{prefix}{name}".upper()] = text
     return env
 
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
@@ -26,11 +22,12 @@ from prefect.client.schemas.responses import DeploymentResponse
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.deployments import run_deployment
 from support.factories import reservation, vehicle, write_reservations, write_vehicles
+from support.prefect_worker import Worker, start_worker
 
 from features.settings import PROJECT_ROOT, Settings
 from features.stores import raw as raw_store
 from features.stores.offline import read_meta
-from flows.cli.deploy import WORK_POOL, declared_deployments, deploy_all
+from flows.cli.deploy import WORK_POOL, declared_deployments, deploy_all, settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -64,14 +61,6 @@ SCHEDULES = {  # deployment -> its cron (UTC); the others have none
     "fleetcast-drift": "0 5 * * *",
 }
 RUN_TIMEOUT_S = 120
-# What `fleetcast deploy` does after connecting to Prefect, minus the CLI wiring.
-WORKER_SCRIPT = """
-from features.local.prefect_server import use_prefect_server
-from features.settings import get_settings
-use_prefect_server(get_settings())
-from flows.cli.deploy import run_worker
-raise SystemExit(run_worker(get_settings()))
-"""
 
 
 def _deployments() -> dict[str, DeploymentResponse]:
@@ -148,6 +137,24 @@ def test_deploy_applies_every_deployment_with_its_schedule_and_trigger(
         pytest.skip(f"checked {present}; entrypoint not written yet for {missing}")
 
 
+def test_the_settings_handed_to_the_worker_read_back_as_they_were(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every flow run reads its settings from the variables `fleetcast deploy` exports."""
+    token = "an-admin-token-of-32-characters!"
+    monkeypatch.setenv("FLEETCAST_ADMIN_TOKEN", token)
+    monkeypatch.setenv("FLEETCAST_TRAIN_MAX_ROWS", "500")
+    settings = Settings()
+    exported = settings_env(settings)
+    # A secret exported as its mask ("**********") failed every run the worker started.
+    assert exported["FLEETCAST_ADMIN_TOKEN"] == token
+    for name in [k for k in os.environ if k.startswith(("FLEETCAST_", "MLFLOW_", "REDIS_URL"))]:
+        monkeypatch.delenv(name)
+    for name, value in exported.items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == settings
+
+
 @pytest.fixture
 def ingest_and_features(flow_settings: Settings, no_deployments: None) -> dict[str, UUID]:
     """Tiny shipped data, and the ingest and features deployments (ids by name)."""
@@ -161,61 +168,13 @@ def ingest_and_features(flow_settings: Settings, no_deployments: None) -> dict[s
     return {name: deployment.id for name, deployment in _deployments().items()}
 
 
-def _alive(process: psutil.Process) -> bool:
-    with contextlib.suppress(psutil.NoSuchProcess):
-        return process.status() != psutil.STATUS_ZOMBIE
-    return False
-
-
-def _describe(process: psutil.Process) -> str:
-    with contextlib.suppress(psutil.Error):
-        return " ".join(process.cmdline())
-    return str(process.pid)
-
-
-@dataclass
-class Worker:
-    """The worker command in its own process, as `fleetcast deploy` runs it, and its log."""
-
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text()[-3000:]
-
-    def stop_like_ctrl_c(self, sig: int = signal.SIGINT) -> tuple[int | None, list[str]]:
-        """Signal the command alone; its exit code and the processes it left (then killed)."""
-        family = psutil.Process(self.process.pid).children(recursive=True)
-        self.process.send_signal(sig)
-        code = None
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            code = self.process.wait(timeout=30)
-        leaked = [p for p in family if _alive(p)]
-        described = [_describe(p) for p in leaked]
-        for leftover in leaked:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                leftover.kill()
-        if code is None:
-            self.process.kill()
-            self.process.wait()
-        return code, described
-
-
 @pytest.fixture
 def worker(ingest_and_features: dict[str, UUID], tmp_path: Path) -> Iterator[Worker]:
     """A running worker for the fleetcast pool; stopped (and checked for leaks) afterwards."""
-    log_path = tmp_path / "worker.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", WORKER_SCRIPT],
-            env=os.environ.copy(),  # the test's FLEETCAST_HOME, data dir, Redis and Prefect
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    running = Worker(process, log_path)
+    # The test's FLEETCAST_HOME, data dir, Redis and Prefect.
+    running = start_worker(os.environ.copy(), tmp_path / "worker.log")
     yield running
-    if process.poll() is None:  # not stopped by the test itself
+    if running.process.poll() is None:  # not stopped by the test itself
         assert running.stop_like_ctrl_c() == (0, []), running.output()
 
 
