@@ -146,6 +146,12 @@ class Settings(BaseSettings):
         description="Partitions (by a stable hash of vehicle_id) of the feature build on Dask.",
     )
 
+    git_commit: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{7,40}(-dirty)?$",
+        description="The code's commit, for code that runs outside a git checkout (the images "
+        "set it at build time); unset: read from git, else `unknown`.",
+    )
     admin_token: SecretStr | None = Field(
         None,
         min_length=16,  # a guessable token is worse than none: refuse it at startup

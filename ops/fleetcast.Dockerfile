@@ -24,5 +24,11 @@ COPY data ./data
 COPY prefect.yaml bentofile.yaml ./
 RUN uv sync --frozen --no-dev --group stack --no-cache
 
+# The commit this image was built from (the image holds no .git): training records it on every
+# model. `docker compose build` passes FLEETCAST_GIT_COMMIT from the shell; empty: `unknown`.
+ARG FLEETCAST_GIT_COMMIT=""
+ENV FLEETCAST_GIT_COMMIT=${FLEETCAST_GIT_COMMIT}
+LABEL org.opencontainers.image.revision=${FLEETCAST_GIT_COMMIT}
+
 USER 1034:1034
 CMD ["fleetcast", "--help"]

@@ -29,6 +29,7 @@ FIXED_BY_STACK = {
     "MLFLOW_TRACKING_URI",
     "FLEETCAST_PREFECT_PORT",
     "FLEETCAST_SERVICE_PORT",
+    "FLEETCAST_GIT_COMMIT",  # the image's, from its build argument
 }
 FLEETCAST_PROCESSES = {"flows", "service", "dask-worker-1", "dask-worker-2"}
 CLIENTS_ONLY = {"flows", "dask-worker-1", "dask-worker-2"}  # nothing to health-check: no port
@@ -150,7 +151,13 @@ def test_every_fleetcast_process_gets_every_setting(stack: dict[str, Any]) -> No
     passed = {k for k, v in environments[0].items() if v == f"${{{k}:-}}"}
     assert passed == env_names() - FIXED_BY_STACK
     assert (
-        FIXED_BY_STACK - {"FLEETCAST_DATA_DIR", "FLEETCAST_PREFECT_PORT", "FLEETCAST_SERVICE_PORT"}
+        FIXED_BY_STACK
+        - {
+            "FLEETCAST_DATA_DIR",
+            "FLEETCAST_PREFECT_PORT",
+            "FLEETCAST_SERVICE_PORT",
+            "FLEETCAST_GIT_COMMIT",
+        }
         <= environments[0].keys()
     )
     documented = set(

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import httpx
 import yaml
-from pydantic import SecretStr
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import (
@@ -35,6 +34,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.states import Crashed
 from prefect.workers.process import ProcessWorker
+from pydantic import SecretStr
 
 from features.contract.errors import FleetcastError
 from features.settings import PROJECT_ROOT, Settings

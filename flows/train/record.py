@@ -85,7 +85,7 @@ def _lineage(
         Tag.SNAPSHOT_ID: meta.snapshot_id,
         Tag.SNAPSHOT_SHA256: meta.content_sha256,
         Tag.SNAPSHOT_AS_OF: meta.as_of,
-        Tag.GIT_COMMIT: tracking.git_commit(),
+        Tag.GIT_COMMIT: tracking.git_commit(settings),
         Tag.FAMILY: best.family,
         Tag.FEATURES: ",".join(FEATURE_NAMES),
         Tag.FEATURE_SET: best.config[family_registry.FEATURE_SET],

@@ -32,8 +32,11 @@ if TYPE_CHECKING:
 MODEL_REQUIREMENTS = ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle")
 
 
-def git_commit() -> str:
-    """The code's commit (`-dirty` if tracked files changed), or `unknown` outside git."""
+def git_commit(settings: Settings) -> str:
+    """The code's commit: `Settings.git_commit` if set (an image records its build's), else
+    git's (`-dirty` if tracked files changed), else `unknown`."""
+    if settings.git_commit:
+        return settings.git_commit
 
     def git(*args: str) -> str:
         return subprocess.run(
