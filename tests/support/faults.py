@@ -178,11 +178,13 @@ def figures(scenario: str, **numbers: object) -> None:
 
 @dataclass
 class MlflowServer:
-    """A real `mlflow server` (SQLite store, proxied artifacts) on a fixed port, killable."""
+    """A real `mlflow server` (SQLite store unless `store` names one, proxied artifacts) on a
+    fixed port, killable."""
 
     folder: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    store: str | None = None
 
     @property
     def url(self) -> str:
@@ -194,7 +196,7 @@ class MlflowServer:
             str(PROJECT_ROOT / ".venv/bin/mlflow"),
             "server",
             "--backend-store-uri",
-            f"sqlite:///{self.folder / 'mlflow.db'}",
+            self.store or f"sqlite:///{self.folder / 'mlflow.db'}",
             "--artifacts-destination",
             str(self.folder / "artifacts"),
             "--host",
