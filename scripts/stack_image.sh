@@ -20,7 +20,9 @@ build_stack_image() {
   printf '[global]\nbreak-system-packages = true\ncert = /etc/ssl/certs/ca-certificates.crt\n' \
     >"$pip_config"
   printf 'native-tls = true\n' >"$uv_config"
+  # The commit the image is built from: models trained in it record it (the image has no .git).
   podman build --pull=never --network=host --layers --from "$BASE_IMAGE" \
+    --build-arg FLEETCAST_GIT_COMMIT="$(git -C "$PROJECT" rev-parse HEAD 2>/dev/null || true)" \
     -v "$HOST_CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro" -v "$pip_config:/etc/pip.conf:ro" \
     -v "$uv_config:/etc/uv/uv.toml:ro" -f "$PROJECT/$DOCKERFILE" -t "$STACK_IMAGE" "$PROJECT" >&2
 }

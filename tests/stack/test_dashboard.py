@@ -8,7 +8,7 @@ nothing but these queries, so each must return data from what the service expose
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -28,6 +28,7 @@ from flows.promote.challenger import challenger_flow
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.stack]
 
 SCRAPED_S = 60
+RATE_BY_ROUTE = "sum by (route) (rate(fleetcast_predictions_total[5m]))"
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +69,14 @@ def _shadow_everywhere(stack: Stack) -> str:
     return challenger
 
 
-def _answered(prometheus: PrometheusServer, promql: str) -> list[dict[str, Any]]:
+def _answered(
+    prometheus: PrometheusServer,
+    promql: str,
+    enough: Callable[[list[dict[str, Any]]], bool] = bool,
+) -> list[dict[str, Any]]:
+    """The query's result once `enough` (by default: not empty), or at SCRAPED_S."""
     deadline = time.monotonic() + SCRAPED_S
-    while not (result := prometheus.query(promql)) and time.monotonic() < deadline:
+    while not enough(result := prometheus.query(promql)) and time.monotonic() < deadline:
         time.sleep(1)
     return result
 
@@ -89,6 +95,11 @@ def test_every_dashboard_query_returns_data_from_the_scraped_service(
     assert not empty, f"panels without data: {empty}"
     served = prometheus.query("fleetcast_worker_model_version")
     assert len(served) == WORKERS
-    rate = prometheus.query("sum by (route) (rate(fleetcast_predictions_total[5m]))")
-    assert {r["metric"]["route"] for r in rate} >= {"/predict", "/predict_by_id"}
-    assert all(float(r["value"][1]) > 0 for r in rate)
+    # Both routes counted, at a rate above zero once two scrapes follow the traffic.
+    rate = _answered(prometheus, RATE_BY_ROUTE, lambda r: len(r) >= 2 and _positive(r))
+    assert {r["metric"]["route"] for r in rate} >= {"/predict", "/predict_by_id"}, rate
+    assert _positive(rate), rate
+
+
+def _positive(result: list[dict[str, Any]]) -> bool:
+    return all(float(r["value"][1]) > 0 for r in result)
