@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 # (make forwards SIGTERM to its child; uv would be one more process in between).
 BIN := .venv/bin
 
-.PHONY: setup run serve test lint bench deploy clean
+.PHONY: setup run serve test lint bench deploy clean service-requirements
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -35,6 +35,14 @@ test: lint
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The Bento's lean requirements: service/requirements.in resolved with uv.lock as constraints, so
+# every version is the lock's and only what the service imports is installed.
+service-requirements: setup
+	$(UV) export --frozen --no-default-groups --no-hashes --no-emit-project --no-header \
+		--no-annotate -o .tools/locked.txt
+	$(UV) pip compile service/requirements.in --constraints .tools/locked.txt --universal \
+		--python-version 3.11 --no-header --no-annotate --offline -o service/requirements.txt
 
 deploy: setup
 	$(BIN)/fleetcast deploy
