@@ -42,6 +42,9 @@ WORKER_LAST_RELOAD = Gauge(
     ["trigger", "outcome"],
     multiprocess_mode="liveall",
 )
+# The routes that forecast, as the counter labels them (their BentoML paths).
+PREDICT, PREDICT_BATCH, PREDICT_BY_ID = "/predict", "/predict_batch", "/predict_by_id"
+PREDICTION_ROUTES = (PREDICT, PREDICT_BATCH, PREDICT_BY_ID)
 PREDICTIONS = Counter(
     "fleetcast_predictions",
     "Predictions made, by route and model version (a batch counts each listing).",
@@ -122,6 +125,11 @@ def served(registered_model: str, old: str | None, new: str) -> None:
         # Labels cannot be removed in multiprocess mode: 0 marks it retired (hidden below).
         MODEL_INFO.labels(registered_model, old).set(0)
     MODEL_INFO.labels(registered_model, new).set(1)
+    # Each route's series starts at 0 before the version's first answer: a series first
+    # scraped at 7 is 0 to rate() and increase(), so the first answers of every version would
+    # be missing from the dashboard (seen on the stack's Prometheus).
+    for route in PREDICTION_ROUTES:
+        PREDICTIONS.labels(route, new)
     WORKER_MODEL_VERSION.labels(registered_model).set(float(new))
     WORKER_LOADED_AT.labels(registered_model).set(time.time())
 

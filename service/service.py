@@ -172,7 +172,7 @@ class Fleetcast:
         features = feature_matrix([listing])
         if (refused := not_finite(ctx, features)) is not None:
             return refused
-        return prediction(self._logged(ctx, "/predict", served, features))
+        return prediction(self._logged(ctx, metrics.PREDICT, served, features))
 
     @bentoml.api(output_spec=BatchPrediction)
     async def predict_batch(self, batch: Batch, /, ctx: bentoml.Context) -> Reply[BatchPrediction]:
@@ -190,7 +190,7 @@ class Fleetcast:
         features = feature_matrix(batch.listings)
         if (refused := not_finite(ctx, features, "listings")) is not None:
             return refused
-        return batch_prediction(self._logged(ctx, "/predict_batch", served, features))
+        return batch_prediction(self._logged(ctx, metrics.PREDICT_BATCH, served, features))
 
     @bentoml.api(output_spec=Prediction)
     async def predict_by_id(self, ref: VehicleRef, /, ctx: bentoml.Context) -> Reply[Prediction]:
@@ -209,7 +209,7 @@ class Fleetcast:
             metrics.LOOKUP_MISSES.inc()
             return error(ctx, 404, not_online(ref.vehicle_id))
         row = np.asarray([values], dtype=np.float64)
-        return prediction(self._logged(ctx, "/predict_by_id", served, row, [ref.vehicle_id]))
+        return prediction(self._logged(ctx, metrics.PREDICT_BY_ID, served, row, [ref.vehicle_id]))
 
     @bentoml.api(output_spec=Registered)
     async def vehicles(self, vehicle: Vehicle, /, ctx: bentoml.Context) -> Reply[Registered]:  # type: ignore[valid-type]

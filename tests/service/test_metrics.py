@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from support.metrics import scrape, value
 
+from service import metrics
 from service.http import VERSION_HEADER
 
 if TYPE_CHECKING:
@@ -53,3 +54,19 @@ def test_the_served_version_is_an_info_gauge_and_each_worker_reports_its_own(
     per_worker = [v for (name, _), v in samples.items() if name == "fleetcast_worker_model_version"]
     assert per_worker and all(v == float(version) for v in per_worker)
     assert any(name.startswith("bentoml_service_") for name, _ in samples)  # BentoML's stay
+
+
+def test_each_route_counts_from_zero_as_soon_as_a_version_is_served() -> None:
+    """Before its first answer: a series that first appears at 7 is 0 to rate()."""
+    from prometheus_client import REGISTRY, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    metrics.served("fleetcast-test", None, "9137")
+    exposed = text_string_to_metric_families(generate_latest(REGISTRY).decode())
+    counted = {
+        sample.labels["route"]: sample.value
+        for family in exposed
+        for sample in family.samples
+        if sample.name == "fleetcast_predictions_total" and sample.labels["model_version"] == "9137"
+    }
+    assert counted == dict.fromkeys(metrics.PREDICTION_ROUTES, 0.0)
