@@ -87,7 +87,14 @@ def _wait_alive(service: RunningService) -> None:
 
 
 def _deliver_pending_logs_and_events() -> None:
-    """Runs in this process talked to the stack's server: flush to it before it stops."""
+    """Flush this process's Prefect log and event workers and stop them.
+
+    Prefect keeps one events worker per process whatever the API URL (its key holds no URL),
+    bound to the server it first talked to. Stopped here before the stack's URL is set, the
+    next event starts a worker bound to the stack's server; stopped again before the stack
+    stops, pending events reach it. Without the first stop, a test run after others sent the
+    stack's events to the session's server, which refused them (unknown flow runs).
+    """
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
@@ -119,7 +126,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         started.callback(prefect.stop)
         prefect.start()
         patch.delenv("PREFECT_API_DATABASE_CONNECTION_URL")
-        started.callback(_deliver_pending_logs_and_events)
         redis = RedisServer(folder / "redis")
         redis.folder.mkdir()
         started.callback(redis.stop)
@@ -127,7 +133,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         env = _stack_env(folder, mlflow, prefect, redis.url)
         for key, value in env.items():
             patch.setenv(key, value)
+        _deliver_pending_logs_and_events()  # those bound to the session's server
         started.enter_context(temporary_settings(updates={PREFECT_API_URL: prefect.api_url}))
+        started.callback(_deliver_pending_logs_and_events)  # to the stack's, before it stops
         deploy_all(Settings())
         worker = start_worker(env, folder / "worker.log")
         started.callback(worker.stop_like_ctrl_c)

@@ -45,6 +45,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.stack]
 # A stage's run starts seconds after the one before completes; train is the long one (~1 min).
 STAGE_TIMEOUT_S = 420
 SWAP_TIMEOUT_S = 60
+EVENTS_STORED_S = 30
 CHAIN = ("fleetcast-features", "fleetcast-train", "fleetcast-promote")
 
 
@@ -80,14 +81,20 @@ def _follow_chain(start: FlowRun, stages: tuple[str, ...], stack: Stack) -> list
     return runs
 
 
-def _promotions(since: dt.datetime) -> list[str | None]:
-    """Versions announced by MODEL_PROMOTED on the stack's server since `since`."""
+def _promotions(since: dt.datetime, expected: int) -> list[str | None]:
+    """Versions announced by MODEL_PROMOTED on the stack's server since `since`, once
+    `expected` are stored or EVENTS_STORED_S passed: the server stores events in batches, so
+    one sent as the promote run completes may be readable only seconds later."""
     wanted = EventFilter(
         event=EventNameFilter(name=[MODEL_PROMOTED]), occurred=EventOccurredFilter(since=since)
     )
+    deadline = time.monotonic() + EVENTS_STORED_S
     with get_client(sync_client=True) as client:
-        page = client.read_events(filter=wanted, limit=50)
-    return [promoted_version(event.payload) for event in page.events]
+        while True:
+            events = client.read_events(filter=wanted, limit=50).events
+            if len(events) >= expected or time.monotonic() > deadline:
+                return [promoted_version(event.payload) for event in events]
+            time.sleep(0.5)
 
 
 def _champion(settings: Settings) -> str:
@@ -121,7 +128,7 @@ def test_ingest_deployment_chains_to_a_champion_every_worker_swaps_to(stack: Sta
     trained = model_registry.connect(settings)[0].get_model_version(settings.registered_model, "1")
     assert trained.tags[Tag.GIT_COMMIT] == IMAGE_COMMIT  # the worker's runs read the setting
     assert ingest.created is not None
-    assert _promotions(ingest.created) == [champion]
+    assert _promotions(ingest.created, expected=1) == [champion]
     _every_worker(stack, serves_and_heard(champion))
 
 
@@ -157,7 +164,7 @@ def test_drift_deployment_retrains_and_the_new_champion_reaches_every_worker(sta
     retrained = _champion(settings)
     assert retrained not in ("1", constant)
     assert drift.created is not None
-    assert _promotions(drift.created) == [retrained]
+    assert _promotions(drift.created, expected=1) == [retrained]
     _every_worker(stack, serves_and_heard(retrained))
     decision = model_registry.connect(settings)[0].get_model_version(
         settings.registered_model, retrained
