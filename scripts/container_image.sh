@@ -7,8 +7,9 @@
 #   5. run the image against those stores and check /readyz, /predict and /predict_by_id.
 # Usage (as root, from anywhere): scripts/container_image.sh
 # Environment: FLEETCAST_BASE_IMAGE (default localhost/fleetcast-base:bookworm),
-# READY_TIMEOUT_S (300). It leaves the image (and the cached base); everything else it
-# started or built on the way (container, servers, state folder, the Bento) is removed.
+# READY_TIMEOUT_S (300), FLEETCAST_PRECOMPILE (1; see scripts/bento.Dockerfile.j2). It leaves
+# the image (and the cached base); everything else it started or built on the way (container,
+# servers, state folder, the Bento) is removed.
 set -euo pipefail
 
 PROJECT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,6 +18,8 @@ UV=$PROJECT/.tools/bin/uv
 BASE_IMAGE=${FLEETCAST_BASE_IMAGE:-localhost/fleetcast-base:bookworm}
 IMAGE_REPO=localhost/fleetcast
 READY_TIMEOUT_S=${READY_TIMEOUT_S:-300}
+# 1: the image holds the bytecode of what the service imports (33 MB, faster starts); 0: none.
+PRECOMPILE=${FLEETCAST_PRECOMPILE:-1}
 CONTAINERS_CONF=/etc/containers/containers.conf
 HOST_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 # What the base image adds to minbase: the Python the Dockerfile's `uv venv` finds, pip for
@@ -201,7 +204,10 @@ build_image() {
   # nothing of this machine ends up in the image.
   printf 'native-tls = true\n' >"$uv_config"
   # Host network: RUN steps reach PyPI without podman's bridge; never pull (no registry here).
-  podman build --pull=never --network=host --layers --from "$BASE_IMAGE" \
+  # --squash: the template's clean-up step only shrinks the image if its layers are one.
+  podman build --pull=never --network=host --squash --from "$BASE_IMAGE" \
+    --build-arg FLEETCAST_GIT_COMMIT="$(git -C "$PROJECT" rev-parse HEAD 2>/dev/null || true)" \
+    --build-arg FLEETCAST_PRECOMPILE="$PRECOMPILE" \
     -v "$HOST_CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro" -v "$uv_config:/etc/uv/uv.toml:ro" \
     -f "$bento_dir/env/docker/Dockerfile" -t "$image" -t "$IMAGE_REPO:latest" "$bento_dir" >&2
   # Older images of earlier runs are this script's leftovers: keep only the new one.
@@ -313,6 +319,7 @@ main() {
   echo
   echo "image:            $image"
   echo "image size:       $(megabytes "$image") (base image: $(megabytes "$BASE_IMAGE"))"
+  echo "image revision:   $(podman image inspect -f '{{index .Labels "org.opencontainers.image.revision"}}' "$image")"
   echo "run to /readyz:   $ready_s s"
   call "$url/readyz"
   call "$url/predict" '{"technology": 1, "actual_price": 60, "recommended_price": 55, "num_images": 5, "street_parked": 0, "description": 300}'

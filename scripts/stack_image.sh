@@ -34,9 +34,21 @@ check_stack_image() {
     "import asyncpg, psycopg2, distributed, prefect_dask, mlflow; print('drivers: ok')"
   podman run --rm "$STACK_IMAGE" id
   port=$(free_port)
-  podman run --rm --network host -e FLEETCAST_PREFECT_PORT="$port" "$STACK_IMAGE" \
-    fleetcast pipeline | tail -n 8
+  # Then, in the same container, the commit the champion records: the build argument's.
+  podman run --rm --network host -e FLEETCAST_PREFECT_PORT="$port" "$STACK_IMAGE" sh -c \
+    "fleetcast pipeline | tail -n 8 && python -c '$CHAMPION_COMMIT'"
 }
+
+# Prints the champion's version and the commit it was trained from (fleetcast.git_commit).
+CHAMPION_COMMIT='
+from features.contract.registry import CHAMPION, Tag
+from features.settings import Settings
+from features.stores import model_registry
+settings = Settings()
+client, _ = model_registry.connect(settings)
+champion = client.get_model_version_by_alias(settings.registered_model, CHAMPION)
+print(f"champion: v{champion.version} trained from commit {champion.tags.get(Tag.GIT_COMMIT)}")
+'
 
 stack_main() {
   local started=$SECONDS
@@ -50,6 +62,7 @@ stack_main() {
   build_stack_image
   check_stack_image
   echo "image size:       $(megabytes "$STACK_IMAGE")"
+  echo "built from:       $(git -C "$PROJECT" rev-parse HEAD 2>/dev/null || echo 'no git checkout')"
   echo "total time:       $((SECONDS - started)) s"
 }
 
