@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
@@ -124,16 +125,31 @@ def test_a_built_bento_serves_predictions(
 
 
 def _lean_environment(folder: Path, env: dict[str, str]) -> Path:
-    """A virtualenv holding service/requirements.txt only, from uv's cache (no network)."""
+    """A virtualenv holding service/requirements.txt only, offline: the lock synced into it from
+    uv's cache (as `make setup` fills it) leaving out every locked package the requirements do
+    not name, then checked for missing dependencies. (`uv pip install --offline -r` would need
+    PyPI's index pages, which a fresh machine's cache does not hold; uninstalling after a full
+    sync would break packages sharing files, as mlflow and mlflow-skinny do.)"""
     uv = str(Path(sys.executable).parent / "uv")
     run = {"env": env, "capture_output": True, "text": True, "check": True}
-    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(folder)], **run)
-    requirements = str(PROJECT_ROOT / "service" / "requirements.txt")
+    locked = {p["name"] for p in tomllib.loads((PROJECT_ROOT / "uv.lock").read_text())["package"]}
+    wanted = _names((PROJECT_ROOT / "service/requirements.txt").read_text())
+    left_out = sorted(_names("\n".join(f"{n}==" for n in locked)) - wanted - {"fleetcast"})
+    sync = ["sync", "--frozen", "--offline", "--no-install-project", "--python", sys.executable]
+    sync += [f"--no-install-package={name}" for name in left_out]
+    synced = env | {"UV_PROJECT_ENVIRONMENT": str(folder)}
+    subprocess.run([uv, *sync], **(run | {"env": synced, "cwd": PROJECT_ROOT}))
     python = str(folder / "bin" / "python")
-    subprocess.run(
-        [uv, "pip", "install", "--offline", "--python", python, "-r", requirements], **run
-    )
+    installed = _names(subprocess.run([uv, "pip", "freeze", "--python", python], **run).stdout)
+    assert installed <= wanted, f"installed beyond the requirements: {installed - wanted}"
+    subprocess.run([uv, "pip", "check", "--python", python], **run)
     return folder
+
+
+def _names(requirements: str) -> set[str]:
+    """The normalized names pinned in a requirements or `pip freeze` text."""
+    pinned = (line.split("==")[0] for line in requirements.splitlines() if "==" in line)
+    return {re.sub(r"[-_.]+", "-", name).strip().lower() for name in pinned}
 
 
 def _first_prediction(url: str, deadline: float) -> dict:
