@@ -5,10 +5,13 @@ FROM python:3.11-slim-bookworm
 
 ARG UV_VERSION=0.13.8
 # uid 1034 is the user of the Bento's image (BentoML's default): the flows and the service
-# share the state volume (landing folder, snapshots), so both must be able to write it.
+# share the state volume (landing folder, snapshots), so both must be able to write it. The
+# MLflow server writes artifacts to its volume: Docker gives a new volume the owner of the
+# folder it mounts on, and root when the folder is missing (podman gives the container's user).
 RUN pip install --no-cache-dir "uv==${UV_VERSION}" \
     && useradd --create-home --uid 1034 fleetcast \
-    && mkdir -p /var/lib/fleetcast && chown fleetcast /var/lib/fleetcast
+    && mkdir -p /var/lib/fleetcast /var/lib/mlflow \
+    && chown fleetcast /var/lib/fleetcast /var/lib/mlflow
 
 WORKDIR /app
 ENV UV_PROJECT_ENVIRONMENT=/app/.venv UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy \
