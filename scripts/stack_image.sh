@@ -66,4 +66,7 @@ stack_main() {
   echo "total time:       $((SECONDS - started)) s"
 }
 
-stack_main "$@"
+# Sourced by scripts/compose_podman.sh for build_stack_image.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  stack_main "$@"
+fi
