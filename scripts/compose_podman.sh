@@ -58,17 +58,6 @@ compose_cleanup() {
   ((rc == 0)) || echo "compose_podman.sh: FAILED (exit $rc)" >&2
 }
 
-install_compose_packages() {
-  local missing=() package
-  for package in netavark aardvark-dns docker-compose; do
-    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-  done
-  ((${#missing[@]} == 0)) && return
-  log "installing ${missing[*]} (apt)"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-}
-
 use_netavark() {
   # This run's own podman configuration: the machine's, plus netavark. Images are shared.
   export CONTAINERS_CONF=$WORK_DIR/containers.conf
@@ -190,7 +179,7 @@ main() {
   trap compose_cleanup EXIT
   check_prerequisites
   install_packages
-  install_compose_packages
+  install_packages netavark aardvark-dns docker-compose
   configure_podman
   WORK_DIR=$(mktemp -d /tmp/fleetcast-compose.XXXXXX)
   use_netavark

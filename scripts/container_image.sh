@@ -69,9 +69,12 @@ check_prerequisites() {
 }
 
 install_packages() {
-  local missing=() cmd
-  for cmd in podman runc debootstrap curl; do
-    command -v "$cmd" >/dev/null || missing+=("$cmd")
+  # install_packages [PACKAGE...]: these Debian packages (default: what this script needs),
+  # those not installed yet, in one apt run.
+  local missing=() package
+  (($# > 0)) || set -- podman runc debootstrap curl
+  for package in "$@"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
   done
   ((${#missing[@]} == 0)) && return
   log "installing ${missing[*]} (apt)"
